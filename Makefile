@@ -1,0 +1,37 @@
+# The two commands of the README: `make run` and `make test`. Each does its own set-up:
+# a virtual environment in .venv with the pinned CPU build of torch and this package.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH_CPU := torch==2.13.0
+
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+# torchvision only imports beside this torch build; it is a CUDA build that runs on the CPU here.
+PEER_PACKAGES := torch==2.14.1 torchvision==0.29.1 kornia albumentations
+
+.PHONY: run test bench install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_CPU)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/augbench run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+$(PEERS_STAMP): pyproject.toml
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check $(PEER_PACKAGES)
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+bench: $(PEERS_STAMP)
+	$(PEERS)/bin/python benchmarks/throughput.py

@@ -1,0 +1,1 @@
+"""The benchmark: run configs, the trainer, the results store, statistics and the runner."""

@@ -1,0 +1,154 @@
+"""Train one run (dataset x model x method x seed) and evaluate it on the held-out split."""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as nnf
+from torch import Tensor
+
+import augbench
+from augbench.bench.augmentations import build_augmentation
+from augbench.bench.config import RunConfig
+from augbench.data import ImageDataset, load_dataset, stratified_split
+from augbench.methods import Batch, Method, Supervised, TrainContext
+from augbench.models import build_model
+
+__all__ = ["RunResult", "train_run", "environment"]
+
+EpochCallback = Callable[[int], None]
+_EVAL_BATCH = 1024
+
+
+@dataclass
+class RunResult:
+    """The outcome of one finished run.
+
+    Attributes:
+        config: the run's resolved config.
+        metrics: final scalar metrics (``test_accuracy`` in [0, 1], ``test_nll``, ``wall_time_s``).
+        curves: per-epoch ``(epoch, name, value)`` triples (``train_loss``).
+        environment: library versions and device.
+    """
+
+    config: RunConfig
+    metrics: dict[str, float]
+    curves: list[tuple[int, str, float]] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions and device, stored with every result."""
+    return {
+        "augbench": augbench.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _normalizer(train_images: Tensor, device: torch.device) -> Callable[[Tensor], Tensor]:
+    """uint8 -> float ``(x / 255 - mean) / std`` with per-channel statistics of the training split."""
+    pixels = train_images.double().div(255).transpose(0, 1).reshape(train_images.shape[1], -1)
+    mean = pixels.mean(1).float().view(1, -1, 1, 1).to(device)
+    std = pixels.std(1).float().clamp(min=1e-6).view(1, -1, 1, 1).to(device)
+
+    def normalize(images: Tensor) -> Tensor:
+        return (images.float().div(255) - mean) / std
+
+    return normalize
+
+
+def _method_for(config: RunConfig, dataset: ImageDataset) -> Method:
+    return Supervised(build_augmentation(config.augmentation, dataset.image_shape))
+
+
+@torch.no_grad()
+def _evaluate(method: Method, ctx: TrainContext, images: Tensor, labels: Tensor) -> dict[str, float]:
+    ctx.model.eval()
+    correct = 0
+    nll = 0.0
+    for start in range(0, images.shape[0], _EVAL_BATCH):
+        batch = images[start : start + _EVAL_BATCH].to(ctx.device)
+        target = labels[start : start + _EVAL_BATCH].to(ctx.device)
+        logits = method.predict(ctx.model, ctx.normalize(batch))
+        correct += int((logits.argmax(1) == target).sum())
+        nll += float(nnf.cross_entropy(logits, target, reduction="sum"))
+    ctx.model.train()
+    return {"test_accuracy": correct / images.shape[0], "test_nll": nll / images.shape[0]}
+
+
+def train_run(
+    config: RunConfig, device: torch.device | str = "cpu", on_epoch: EpochCallback | None = None
+) -> RunResult:
+    """Train and evaluate one run; deterministic for a given config on the CPU.
+
+    The split, the model initialisation, the batch order and the augmentation draws are all
+    seeded from ``config.seed`` (torch's global RNG is forked, so callers are unaffected).
+
+    Args:
+        config: the run.
+        device: training device.
+        on_epoch: called with the epoch number after each epoch (progress bars).
+    """
+    device = torch.device(device)
+    started = time.perf_counter()
+    dataset = load_dataset(config.dataset)
+    train_idx, test_idx = stratified_split(dataset.labels, config.train_size, config.seed)
+    train_images, train_labels = dataset.images[train_idx], dataset.labels[train_idx]
+    method = _method_for(config, dataset)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = build_model(
+            config.model,
+            in_channels=dataset.image_shape[0],
+            num_classes=dataset.num_classes,
+            image_size=dataset.image_shape[1:],
+        ).to(device)
+    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+    )
+    ctx = TrainContext(
+        model=model,
+        optimizer=optimizer,
+        device=device,
+        num_classes=dataset.num_classes,
+        generator=torch.Generator().manual_seed(config.seed + 1),
+        normalize=_normalizer(train_images, device),
+        total_steps=total_steps,
+    )
+    method.setup(ctx)
+    order_generator = torch.Generator().manual_seed(config.seed + 2)
+    curves: list[tuple[int, str, float]] = []
+    model.train()
+    for epoch in range(config.epochs):
+        ctx.epoch = epoch
+        loss_sum = torch.zeros((), device=device)
+        for index in torch.randperm(len(train_idx), generator=order_generator).split(config.batch_size):
+            batch = Batch(train_images[index].to(device), train_labels[index].to(device), train_idx[index].to(device))
+            output = method.training_step(batch, ctx)
+            optimizer.zero_grad(set_to_none=True)
+            output.loss.backward()
+            optimizer.step()
+            schedule.step()
+            ctx.step += 1
+            loss_sum += output.loss.detach()
+        method.on_epoch_end(ctx)
+        curves.append((epoch, "train_loss", float(loss_sum) / steps_per_epoch))
+        if on_epoch is not None:
+            on_epoch(epoch)
+    metrics = _evaluate(method, ctx, dataset.images[test_idx], dataset.labels[test_idx])
+    metrics["wall_time_s"] = time.perf_counter() - started
+    return RunResult(config, metrics, curves, environment(device))

@@ -1,0 +1,147 @@
+"""Affine warps with per-sample parameters: ``affine`` and ``rotate``.
+
+Parameter conventions are torchvision's: ``affine`` takes the angle in degrees clockwise,
+translation in pixels, a scale factor and shear angles in degrees about the image centre;
+``rotate`` takes the angle counter-clockwise. Each may be a number or a ``(B,)`` tensor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as nnf
+from torch import Tensor
+
+from augbench.errors import InputValueError
+from augbench.functional._utils import BatchParam, Scalar, batch_param, compute_dtype, fill_tensor, restore_dtype
+from augbench.functional.geometry import Interpolation
+
+__all__ = ["affine", "rotate", "inverse_affine_matrix"]
+
+PairParam = Sequence[BatchParam]
+
+
+def inverse_affine_matrix(
+    angle: Tensor, translate_x: Tensor, translate_y: Tensor, scale: Tensor, shear_x: Tensor, shear_y: Tensor,
+    center_x: Tensor, center_y: Tensor,
+) -> Tensor:
+    """Per-sample ``(B, 2, 3)`` matrix mapping output pixel coordinates to input coordinates.
+
+    The forward map is ``T(translate) C R(angle) S(scale) Sh_y Sh_x C^-1`` about the centre
+    ``C`` (torchvision's convention; coordinates relative to the image centre, y down). All
+    arguments are ``(B,)`` tensors; angles in degrees.
+    """
+    rot = torch.deg2rad(angle)
+    sx = torch.deg2rad(shear_x)
+    sy = torch.deg2rad(shear_y)
+    cos_sy = torch.cos(sy)
+    a = torch.cos(rot - sy) / cos_sy
+    b = -torch.cos(rot - sy) * torch.tan(sx) / cos_sy - torch.sin(rot)
+    c = torch.sin(rot - sy) / cos_sy
+    d = -torch.sin(rot - sy) * torch.tan(sx) / cos_sy + torch.cos(rot)
+    # The linear part has determinant 1 before scaling, so its inverse is the adjugate / scale.
+    linear = torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2) / scale[:, None, None]
+    shift = torch.stack([center_x + translate_x, center_y + translate_y], -1)  # (B, 2)
+    offset = torch.stack([center_x, center_y], -1) - (linear @ shift[..., None])[..., 0]
+    return torch.cat([linear, offset[..., None]], -1)
+
+
+def affine(
+    images: Tensor,
+    angle: BatchParam,
+    translate: PairParam,
+    scale: BatchParam,
+    shear: PairParam,
+    interpolation: Interpolation = "nearest",
+    fill: Scalar | Sequence[Scalar] = 0,
+    center: Sequence[float] | None = None,
+) -> Tensor:
+    """Warp each image by its own affine transform, keeping the canvas size.
+
+    Args:
+        images: ``(B, C, H, W)``; uint8 or floating (any integer dtype with ``"nearest"``).
+        angle: rotation in degrees, clockwise (torchvision's ``affine`` convention).
+        translate: ``(tx, ty)`` in pixels, each a number or ``(B,)`` tensor.
+        scale: zoom factor (> 0).
+        shear: ``(sx, sy)`` shear angles in degrees.
+        interpolation: ``"nearest"`` (default, as torchvision) or ``"bilinear"``.
+        fill: value(s) for pixels mapped from outside the image, in the images' own scale.
+        center: ``(x, y)`` pixel coordinates of the centre of the warp; default the image centre.
+
+    Shape:
+        ``(B, C, H, W)`` -> same shape and dtype.
+    """
+    if len(translate) != 2 or len(shear) != 2:
+        raise InputValueError(
+            f"translate and shear take two values (x, y), got translate={translate!r}, shear={shear!r}"
+        )
+    if interpolation not in ("nearest", "bilinear"):
+        raise InputValueError(f"interpolation={interpolation!r} is unknown; use 'bilinear' or 'nearest'")
+    batch, _, height, width = images.shape
+    dtype = compute_dtype(images)
+    scale_t = batch_param(scale, images, "scale", dtype)
+    centre = (0.0, 0.0) if center is None else (center[0] - width * 0.5, center[1] - height * 0.5)
+    matrix = inverse_affine_matrix(
+        batch_param(angle, images, "angle", dtype),
+        batch_param(translate[0], images, "translate", dtype),
+        batch_param(translate[1], images, "translate", dtype),
+        scale_t,
+        batch_param(shear[0], images, "shear", dtype),
+        batch_param(shear[1], images, "shear", dtype),
+        torch.full_like(scale_t, centre[0]),
+        torch.full_like(scale_t, centre[1]),
+    )
+    return warp_affine(images, matrix, interpolation, fill)
+
+
+def rotate(
+    images: Tensor,
+    angle: BatchParam,
+    interpolation: Interpolation = "nearest",
+    fill: Scalar | Sequence[Scalar] = 0,
+    center: Sequence[float] | None = None,
+) -> Tensor:
+    """Rotate each image by its own angle (degrees, counter-clockwise) about ``center``.
+
+    The canvas size is kept (torchvision's ``expand=False``). Shape: ``(B, C, H, W)`` -> same.
+    """
+    angle_t = batch_param(angle, images, "angle", compute_dtype(images))
+    return affine(images, -angle_t, (0.0, 0.0), 1.0, (0.0, 0.0), interpolation, fill, center)
+
+
+def warp_affine(
+    images: Tensor, matrix: Tensor, interpolation: Interpolation, fill: Scalar | Sequence[Scalar] = 0
+) -> Tensor:
+    """Resample ``images`` at ``matrix @ (x, y, 1)`` for every output pixel.
+
+    Args:
+        images: ``(B, C, H, W)``.
+        matrix: ``(B, 2, 3)`` map from output to input coordinates, both relative to the
+            image centre in pixels.
+        interpolation: ``"nearest"`` (exact for any dtype) or ``"bilinear"``.
+        fill: value(s) outside the input, in the images' own scale; bilinear blends the border.
+    """
+    batch, channels, height, width = images.shape
+    dtype = matrix.dtype
+    ys = torch.arange(height, device=images.device, dtype=dtype) + 0.5 - height * 0.5
+    xs = torch.arange(width, device=images.device, dtype=dtype) + 0.5 - width * 0.5
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1), torch.ones(height * width, device=images.device, dtype=dtype)], -1)
+    source = points @ matrix.transpose(1, 2)  # (B, H*W, 2), centred pixel coordinates
+    if interpolation == "nearest":
+        col = torch.round(source[..., 0] + width * 0.5 - 0.5)
+        row = torch.round(source[..., 1] + height * 0.5 - 0.5)
+        inside = (col >= 0) & (col <= width - 1) & (row >= 0) & (row <= height - 1)
+        flat = (row.clamp(0, height - 1) * width + col.clamp(0, width - 1)).long()
+        result = images.reshape(batch, channels, height * width).gather(2, flat[:, None, :].expand(batch, channels, -1))
+        result = torch.where(inside[:, None, :], result, fill_tensor(fill, images, images.dtype).reshape(1, -1, 1))
+        return result.reshape(batch, channels, height, width)
+    # grid_sample works in [-1, 1] with align_corners=False: x_norm = 2 * x_centred / width.
+    grid = (source / torch.tensor([width * 0.5, height * 0.5], device=images.device, dtype=dtype)).reshape(batch, height, width, 2)
+    fill_value = fill_tensor(fill, images, dtype)
+    # Sampling (x - fill) with zero padding, then adding fill back, blends the border with fill.
+    shifted = images.to(dtype) - fill_value
+    result = nnf.grid_sample(shifted, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill_value
+    return restore_dtype(result, images.dtype)

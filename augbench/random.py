@@ -1,0 +1,161 @@
+"""Randomness for augbench: the ``Params`` container, the default generator and batched draws.
+
+All randomness in the library flows through an explicit ``torch.Generator``. When none is
+passed, augbench uses its own default generator (seed it with :func:`augbench.seed`), never
+torch's global RNG. Draws happen on the generator's device and are then moved to the images'
+device, so a CPU generator gives the same parameters whatever device the images are on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import Union
+
+import torch
+from torch import Tensor
+
+from augbench.errors import InputValueError
+
+__all__ = [
+    "Params",
+    "seed",
+    "default_generator",
+    "resolve_generator",
+    "uniform",
+    "log_uniform",
+    "bernoulli",
+    "randint",
+]
+
+ParamValue = Union[Tensor, "Params"]
+
+_default = torch.Generator()
+_default.seed()
+
+
+def seed(value: int) -> torch.Generator:
+    """Seed augbench's default generator, used whenever no generator is passed.
+
+    Args:
+        value: any integer seed.
+
+    Returns:
+        The default generator (a CPU ``torch.Generator``).
+    """
+    _default.manual_seed(int(value))
+    return _default
+
+
+def default_generator() -> torch.Generator:
+    """augbench's default CPU generator (see :func:`seed`)."""
+    return _default
+
+
+def resolve_generator(generator: torch.Generator | None) -> torch.Generator:
+    """``generator`` itself, or the default generator when it is ``None``."""
+    if generator is None:
+        return _default
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}; "
+            "pass torch.Generator().manual_seed(0)"
+        )
+    return generator
+
+
+class Params(Mapping[str, ParamValue]):
+    """Parameters of one draw: named tensors whose leading dimension is the batch size.
+
+    A ``Params`` is immutable and may nest (``Compose`` keeps one per child). Attribute access
+    reads an entry: ``params.angle`` is ``params["angle"]``.
+
+    Args:
+        batch_size: number of samples the draw is for.
+        **entries: tensors of shape ``(batch_size, ...)`` or nested ``Params``.
+    """
+
+    def __init__(self, batch_size: int, **entries: ParamValue) -> None:
+        for name, value in entries.items():
+            size = value.batch_size if isinstance(value, Params) else value.shape[0]
+            if size != batch_size:
+                raise InputValueError(
+                    f"param {name!r} has leading size {size}, expected batch size {batch_size}"
+                )
+        self._batch_size = int(batch_size)
+        self._entries = dict(entries)
+
+    @property
+    def batch_size(self) -> int:
+        """The number of samples these parameters were drawn for."""
+        return self._batch_size
+
+    def __getitem__(self, name: str) -> ParamValue:
+        return self._entries[name]
+
+    def __getattr__(self, name: str) -> ParamValue:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise AttributeError(f"Params has no entry {name!r}; it has {sorted(self._entries)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(
+            f"{k}={v!r}" if isinstance(v, Params) else f"{k}={tuple(v.shape)}:{v.dtype}"
+            for k, v in self._entries.items()
+        )
+        return f"Params(batch_size={self._batch_size}, {inner})"
+
+    def to(self, device: torch.device | str) -> Params:
+        """The same parameters on ``device`` (a no-op for entries already there)."""
+        return Params(self._batch_size, **{k: v.to(device) for k, v in self._entries.items()})
+
+    def expand(self, batch_size: int) -> Params:
+        """Repeat a single draw (batch size 1) for ``batch_size`` samples, without copying."""
+        if self._batch_size != 1:
+            raise InputValueError(f"only a draw of batch size 1 can be expanded, got {self._batch_size}")
+        return Params(
+            batch_size,
+            **{
+                k: v.expand(batch_size) if isinstance(v, Params) else v.expand(batch_size, *v.shape[1:])
+                for k, v in self._entries.items()
+            },
+        )
+
+
+def _device(generator: torch.Generator) -> torch.device:
+    return generator.device
+
+
+def uniform(low: float, high: float, n: int, generator: torch.Generator) -> Tensor:
+    """``n`` float32 draws from U[low, high), shape ``(n,)``, on the generator's device."""
+    u = torch.rand(n, generator=generator, device=_device(generator))
+    return low + (high - low) * u
+
+
+def log_uniform(low: float, high: float, n: int, generator: torch.Generator) -> Tensor:
+    """``n`` draws whose logarithm is uniform on [log low, log high), shape ``(n,)``."""
+    return torch.exp(uniform(math.log(low), math.log(high), n, generator))
+
+
+def bernoulli(p: float, n: int, generator: torch.Generator) -> Tensor:
+    """``n`` booleans, each True with probability ``p``, shape ``(n,)``."""
+    return torch.rand(n, generator=generator, device=_device(generator)) < p
+
+
+def randint(high: Tensor, generator: torch.Generator) -> Tensor:
+    """One integer per entry of ``high``, uniform on ``[0, high)``; int64, same shape as ``high``.
+
+    ``high`` may differ per sample (e.g. the number of valid crop positions), which
+    ``torch.randint`` cannot do.
+    """
+    u = torch.rand(high.shape, generator=generator, device=_device(generator))
+    return torch.minimum((u * high).long(), (high - 1).clamp(min=0).long())

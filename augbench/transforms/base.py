@@ -1,0 +1,203 @@
+"""The ``Transform`` base class: parameter sampling separated from application.
+
+A transform draws **one set of parameters per sample** in :meth:`Transform.sample` and applies
+them with the pure :meth:`Transform.apply`; ``t(x, generator=g)`` is
+``t.apply(x, t.sample(x, generator=g))``. A draw can be replayed on another tensor of the same
+batch and image size, e.g. a segmentation mask with ``target="mask"``.
+
+The base class owns what every transform shares, so subclasses never re-implement it:
+input validation, the per-sample application probability ``p`` (a boolean ``"apply"``
+entry in the params), ``same_on_batch`` (one draw expanded to the batch) and moving the
+params to the images' device.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from augbench.checks import IMAGE, check_batch, check_target
+from augbench.errors import InputValueError
+from augbench.random import Params, bernoulli, resolve_generator
+
+__all__ = ["Transform", "Compose", "ImageShape"]
+
+ImageShape = tuple[int, int, int]
+"""``(channels, height, width)`` of the images in a batch."""
+
+APPLY = "apply"
+
+
+class Transform:
+    """Base class of every random transform.
+
+    Subclasses implement :meth:`make_params` (draw ``n`` parameter sets) and :meth:`transform`
+    (apply them to a batch); they may override :meth:`output_shape` when they change the image
+    shape, and set ``blend_skipped = False`` when the op is expensive enough that samples with
+    ``apply == False`` should be left out of the computation rather than blended back.
+
+    Args:
+        p: probability that a sample is transformed, in [0, 1].
+        same_on_batch: draw one parameter set and use it for every sample (the behaviour of
+            torchvision and albumentations on batches).
+    """
+
+    blend_skipped: bool = True
+
+    def __init__(self, *, p: float = 1.0, same_on_batch: bool = False) -> None:
+        if not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise InputValueError(f"{type(self).__name__}: p={p!r} must be a number in [0, 1]")
+        self.p = float(p)
+        self.same_on_batch = bool(same_on_batch)
+
+    # -- to implement -------------------------------------------------------------------------
+    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
+        """Draw ``n`` parameter sets for images of ``shape``; tensors of leading dim ``n``."""
+        raise NotImplementedError
+
+    def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
+        """Apply ``params`` to every sample of ``images`` (pure; no randomness)."""
+        raise NotImplementedError
+
+    def output_shape(self, shape: ImageShape) -> ImageShape:
+        """The ``(C, H, W)`` after this transform, for an input of ``shape``."""
+        return shape
+
+    # -- public API ---------------------------------------------------------------------------
+    def sample(self, images: Tensor, generator: torch.Generator | None = None) -> Params:
+        """Draw one parameter set per sample of ``images``.
+
+        Args:
+            images: ``(B, C, H, W)`` batch; only its shape and device are used.
+            generator: source of randomness; ``None`` uses augbench's default generator
+                (see :func:`augbench.seed`), never torch's global RNG.
+
+        Returns:
+            ``Params`` with leading dimension ``B``, on the images' device.
+        """
+        images = check_batch(images, type(self).__name__)
+        return self.sample_for(images.shape[0], tuple(images.shape[1:]), resolve_generator(generator)).to(
+            images.device
+        )
+
+    def sample_for(self, batch_size: int, shape: ImageShape, generator: torch.Generator) -> Params:
+        """:meth:`sample` from the batch size and image shape alone (used by ``Compose``)."""
+        n = 1 if self.same_on_batch else batch_size
+        entries = self.make_params(n, shape, generator)
+        if self.p < 1.0:
+            entries[APPLY] = bernoulli(self.p, n, generator)
+        params = Params(n, **entries)
+        return params.expand(batch_size) if self.same_on_batch and batch_size != 1 else params
+
+    def apply(self, images: Tensor, params: Params, target: str = IMAGE) -> Tensor:
+        """Apply a draw to ``images``; deterministic, so a draw can be replayed.
+
+        Args:
+            images: ``(B, C, H, W)``; uint8 (0-255) or floating (0-1) for ``target="image"``,
+                an integer dtype for ``target="mask"``.
+            params: the output of :meth:`sample` for a batch of the same ``B``, ``H``, ``W``.
+            target: ``"image"`` or ``"mask"``; masks use nearest interpolation and a fill of 0.
+
+        Returns:
+            Same dtype and device as ``images``; same shape unless the transform resizes.
+        """
+        who = type(self).__name__
+        check_target(target, who)
+        return self.apply_checked(check_batch(images, who, target), params, target)
+
+    def apply_checked(self, images: Tensor, params: Params, target: str = IMAGE) -> Tensor:
+        """:meth:`apply` for a batch that is already validated (checks only the params)."""
+        who = type(self).__name__
+        if not isinstance(params, Params):
+            raise InputValueError(f"{who}: params must be the Params returned by sample(), got {type(params).__name__}")
+        if params.batch_size != images.shape[0]:
+            raise InputValueError(
+                f"{who}: params were drawn for a batch of {params.batch_size}, got {images.shape[0]} images; "
+                "call sample() on this batch"
+            )
+        params = params.to(images.device)
+        if APPLY not in params:
+            return self.transform(images, params, target)
+        return self._apply_selected(images, params, target)
+
+    def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """``self.apply(images, self.sample(images, generator))``."""
+        return self.apply(images, self.sample(images, generator))
+
+    def _apply_selected(self, images: Tensor, params: Params, target: str) -> Tensor:
+        mask = params[APPLY]
+        if self.output_shape(tuple(images.shape[1:])) != tuple(images.shape[1:]):
+            raise InputValueError(f"{type(self).__name__}: p < 1 needs a transform that keeps the image shape")
+        if self.blend_skipped:
+            changed = self.transform(images, params, target)
+            return torch.where(mask[:, None, None, None], changed, images)
+        selected = mask.nonzero().squeeze(1)
+        result = images.clone()
+        if selected.numel():
+            subset = Params(
+                selected.numel(), **{k: v.index_select(0, selected) for k, v in params.items() if k != APPLY}
+            )
+            result[selected] = self.transform(images.index_select(0, selected), subset, target)
+        return result
+
+    def extra_repr(self) -> str:
+        """Constructor arguments shown by ``repr``."""
+        return ""
+
+    def __repr__(self) -> str:
+        parts = [self.extra_repr()] if self.extra_repr() else []
+        if "p" in inspect.signature(type(self).__init__).parameters:
+            parts.append(f"p={self.p}")
+        if self.same_on_batch:
+            parts.append("same_on_batch=True")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class Compose(Transform):
+    """Apply transforms in sequence; one ``Params`` per child, replayable as a whole.
+
+    Args:
+        transforms: the transforms, applied first to last.
+
+    Example:
+        >>> import torch, augbench as ab
+        >>> pipeline = ab.Compose([ab.RandomResizedCrop(24), ab.HorizontalFlip()])
+        >>> images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+        >>> pipeline(images, generator=torch.Generator().manual_seed(0)).shape
+        torch.Size([8, 3, 24, 24])
+    """
+
+    def __init__(self, transforms: Sequence[Transform]) -> None:
+        super().__init__()
+        transforms = list(transforms)
+        for index, child in enumerate(transforms):
+            if not isinstance(child, Transform):
+                raise InputValueError(
+                    f"Compose: item {index} is {type(child).__name__}, not an augbench Transform"
+                )
+        self.transforms = transforms
+
+    def sample_for(self, batch_size: int, shape: ImageShape, generator: torch.Generator) -> Params:
+        children: dict[str, Any] = {}
+        for index, child in enumerate(self.transforms):
+            children[str(index)] = child.sample_for(batch_size, shape, generator)
+            shape = child.output_shape(shape)
+        return Params(batch_size, **children)
+
+    def output_shape(self, shape: ImageShape) -> ImageShape:
+        for child in self.transforms:
+            shape = child.output_shape(shape)
+        return shape
+
+    def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
+        for index, child in enumerate(self.transforms):
+            images = child.apply_checked(images, params[str(index)], target)
+        return images
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"    {child!r}" for child in self.transforms)
+        return f"Compose([\n{inner}\n])"
