@@ -1,0 +1,98 @@
+"""The ``augbench run`` command end to end: a tiny run, the table, the database, resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from augbench.cli import main
+
+
+def _rows(db: Path) -> list[tuple[str, str, int, float]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(
+            "SELECT run_key, augmentation, seed, finished_at FROM runs ORDER BY finished_at"
+        ).fetchall()
+
+
+def _finished_so_far(db: Path) -> int:
+    """Rows in ``runs``, 0 while the file or its schema does not exist yet."""
+    try:
+        return len(_rows(db)) if db.exists() else 0
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_tiny_run_prints_table_and_stores_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "runs.db"
+    status = main(["run", "--augs", "baseline,erasing", "--seeds", "1", "--epochs", "1", "--train-size", "100",
+                   "--db", f"sqlite:///{db}", "--no-progress"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "baseline" in out and "erasing" in out and "mean +- 95% CI" in out
+    rows = _rows(db)
+    assert sorted(r[1] for r in rows) == ["baseline", "erasing"]
+    with sqlite3.connect(db) as connection:
+        names = {name for (name,) in connection.execute("SELECT DISTINCT name FROM metrics")}
+        accuracy = connection.execute("SELECT value FROM metrics WHERE name = 'test_accuracy'").fetchall()
+    assert {"test_accuracy", "test_nll", "wall_time_s"} <= names
+    assert all(0.0 <= value <= 1.0 for (value,) in accuracy)
+
+
+def test_rerun_skips_finished_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "runs.db")  # a plain path is a SQLite file
+    args = ["run", "--augs", "baseline", "--seeds", "2", "--epochs", "1", "--train-size", "100", "--db", db, "--no-progress"]
+    assert main(args) == 0
+    first = _rows(Path(db))
+    assert main(args) == 0
+    assert _rows(Path(db)) == first  # nothing retrained, nothing rewritten
+    assert "95% CI" in capsys.readouterr().out
+
+
+def test_unknown_augmentation_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["run", "--augs", "afine", "--db", str(tmp_path / "x.db"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert len(err.splitlines()) == 1
+    assert "unknown augmentation 'afine'" in err and "'affine'" in err
+
+
+def test_killed_run_loses_nothing_finished(tmp_path: Path) -> None:
+    """SIGKILL after the first finished run; the rerun completes without duplicates or losses."""
+    db = tmp_path / "runs.db"
+    command = [sys.executable, "-m", "augbench.cli", "run", "--augs", "baseline,affine", "--seeds", "3",
+               "--epochs", "25", "--train-size", "200", "--db", str(db), "--no-progress"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            if _finished_so_far(db):
+                break
+            if process.poll() is not None:
+                pytest.fail("the run ended before the test could interrupt it")
+            time.sleep(0.02)
+        else:
+            pytest.fail("no run finished within 120 s")
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    before = _rows(db)
+    assert 1 <= len(before) < 6, "the kill must land mid-experiment for this test to mean anything"
+    with sqlite3.connect(db) as connection:  # the database is consistent after SIGKILL
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        orphans = connection.execute("SELECT COUNT(*) FROM metrics WHERE run_key NOT IN (SELECT run_key FROM runs)").fetchone()
+        assert orphans == (0,)
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    after = _rows(db)
+    assert len(after) == 6 and len({r[0] for r in after}) == 6
+    assert set(before) <= set(after)  # finished rows survive untouched
+    assert sorted((r[1], r[2]) for r in after) == sorted((a, s) for a in ("affine", "baseline") for s in range(3))

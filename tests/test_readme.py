@@ -1,0 +1,38 @@
+"""Every Python example in the README runs as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_has_examples() -> None:
+    assert BLOCKS
+
+
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_readme_example_runs(index: int) -> None:
+    exec(compile(BLOCKS[index], f"README.md python block {index}", "exec"), {})
+
+
+COMMANDS = [
+    line.split("#")[0].split()[1:]
+    for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
+    for line in block.splitlines()
+    if line.startswith("augbench ")
+]
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
+def test_readme_commands_parse(argv: list[str]) -> None:
+    """CLI examples are valid invocations (the tiny end-to-end run is in tests/bench/test_cli.py)."""
+    from augbench.bench.augmentations import AUGMENTATIONS
+    from augbench.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert all(name in AUGMENTATIONS for name in getattr(args, "augs", []))
