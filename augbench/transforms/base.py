@@ -23,13 +23,18 @@ from torch import Tensor
 from augbench.checks import IMAGE, check_batch, check_target
 from augbench.errors import InputValueError
 from augbench.random import Params, bernoulli, resolve_generator
+from augbench.registry import Registry
 
-__all__ = ["Transform", "Compose", "ImageShape"]
+__all__ = ["Transform", "Compose", "ImageShape", "TRANSFORMS"]
 
 ImageShape = tuple[int, int, int]
 """``(channels, height, width)`` of the images in a batch."""
 
 APPLY = "apply"
+
+TRANSFORMS: Registry[Transform] = Registry("transform")
+"""Every concrete ``Transform`` subclass, by class name (filled in by ``__init_subclass__``);
+serialisation rebuilds transforms through it, so a dict can only name registered classes."""
 
 
 class Transform:
@@ -47,6 +52,11 @@ class Transform:
     """
 
     blend_skipped: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            TRANSFORMS.register(cls.__name__)(cls)
 
     def __init__(self, *, p: float = 1.0, same_on_batch: bool = False) -> None:
         if not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
@@ -147,6 +157,25 @@ class Transform:
     def extra_repr(self) -> str:
         """Constructor arguments shown by ``repr``."""
         return ""
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this transform.
+
+        Read from the attributes named like the ``__init__`` parameters, which every transform
+        keeps (in their validated form, which the constructor accepts again).
+        """
+        names = [
+            name
+            for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+            if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
+        return {name: getattr(self, name) for name in names}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON/YAML-ready description (see :mod:`augbench.serialization`)."""
+        from augbench.serialization import to_dict
+
+        return to_dict(self)
 
     def __repr__(self) -> str:
         parts = [self.extra_repr()] if self.extra_repr() else []

@@ -269,12 +269,20 @@ class RandomAffine(Transform):
         super().__init__(p=p, same_on_batch=same_on_batch)
         who = type(self).__name__
         self.degrees = check_range(who, "degrees", degrees, symmetric=True)
-        self.translate = None if translate is None else check_range(who, "translate", translate, low=0.0, high=1.0)
+        self.translate = None if translate is None else self._check_translate(who, translate)
         self.scale = None if scale is None else check_range(who, "scale", scale, low=1e-6)
         self.shear = self._check_shear(who, shear)
         self.interpolation = _check_interpolation(who, interpolation)
         self.fill = check_fill(who, fill)
         self.center = None if center is None else (float(center[0]), float(center[1]))
+
+    @staticmethod
+    def _check_translate(who: str, translate: Sequence[float]) -> tuple[float, float]:
+        """``(a, b)``: maximal horizontal and vertical shift as fractions of width and height."""
+        values = list(translate) if isinstance(translate, Sequence) else []
+        if len(values) != 2 or not all(isinstance(v, (int, float)) and 0.0 <= v <= 1.0 for v in values):
+            raise InputValueError(f"{who}: translate={translate!r} must be (a, b) with fractions a, b in [0, 1]")
+        return (float(values[0]), float(values[1]))
 
     @staticmethod
     def _check_shear(who: str, shear: float | Sequence[float] | None) -> tuple[float, float, float, float] | None:

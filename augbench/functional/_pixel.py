@@ -1,0 +1,133 @@
+"""Helpers shared by the intensity kernels: value scale, parameter checks and PIL's blend.
+
+Parameters are checked here so that each kernel raises one-line
+:class:`~augbench.errors.InputValueError` messages. Python numbers are always checked; ``(B,)``
+tensors are checked when they live on the CPU (one fused reduction) and passed through
+unchecked on accelerators, so that no kernel forces a host sync on the device fast path (the
+transforms that sample them validate their ranges at construction).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from augbench.errors import InputTypeError, InputValueError
+from augbench.functional._utils import BatchParam, batch_param, compute_dtype
+
+
+def image_max(images: Tensor, who: str) -> float:
+    """The value of white: 255.0 for uint8, 1.0 for floating images.
+
+    Raises:
+        InputValueError: ``images`` is not 4-D ``(B, C, H, W)``.
+        InputTypeError: a dtype other than uint8 or floating.
+    """
+    if not isinstance(images, Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise InputValueError(f"{who}: expected a (B, C, H, W) image tensor, got {shape}; add the batch axis with x[None]")
+    if images.dtype == torch.uint8:
+        return 255.0
+    if images.is_floating_point():
+        return 1.0
+    raise InputTypeError(
+        f"{who}: images must be uint8 (0-255) or floating (0-1), got {images.dtype}; convert with x.float() / 255"
+    )
+
+
+def check_channels(images: Tensor, who: str, allowed: tuple[int, ...]) -> None:
+    """Raise unless the channel count is one of ``allowed`` (1 = grey, 3 = RGB)."""
+    channels = images.shape[1]
+    if channels not in allowed:
+        names = " or ".join(f"{count} ({'grey' if count == 1 else 'RGB'})" for count in allowed)
+        raise InputValueError(f"{who}: needs {names} channels, got shape {tuple(images.shape)}; pass images as (B, 3, H, W) RGB")
+
+
+def checked_param(
+    value: BatchParam,
+    images: Tensor,
+    name: str,
+    who: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    integral: bool = False,
+    open_low: bool = False,
+) -> Tensor:
+    """A scalar or ``(B,)`` parameter as a ``(B,)`` tensor in the images' compute dtype, range-checked.
+
+    Args:
+        value: a number or a ``(B,)``/0-d tensor.
+        images: the batch the parameter applies to (gives B, device and dtype).
+        name: the parameter's name, used in the message.
+        who: the calling op, used in the message.
+        low, high: inclusive bounds (values must also be finite).
+        integral: values must be whole numbers.
+        open_low: exclude ``low`` itself (values must be > ``low``).
+
+    Raises:
+        InputValueError: NaN or inf, a value outside the bounds, a fractional value where
+            ``integral``, or a tensor of the wrong shape.
+    """
+    if isinstance(value, Tensor):
+        if value.device.type == "cpu" and value.numel() > 0:
+            as_float = value.double()
+            below = as_float <= low if open_low else as_float < low
+            bad = ~as_float.isfinite() | below | (as_float > high)
+            if integral:
+                bad |= as_float != as_float.round()
+            if bool(bad.any()):
+                offender = float(as_float[bad][0])
+                raise InputValueError(_range_message(who, name, offender, low, high, integral, open_low, " (one sample's value)"))
+    elif not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise InputValueError(f"{who}: {name}={value!r} must be a number or a (B,) tensor")
+    elif (
+        not math.isfinite(value)
+        or not low <= value <= high
+        or (open_low and value == low)
+        or (integral and value != int(value))
+    ):
+        raise InputValueError(_range_message(who, name, value, low, high, integral, open_low, ""))
+    return batch_param(value, images, name, compute_dtype(images))
+
+
+def _range_message(
+    who: str, name: str, value: float, low: float, high: float, integral: bool, open_low: bool, where: str
+) -> str:
+    kind = "a finite whole number" if integral else "a finite number"
+    if math.isinf(low) and math.isinf(high):
+        bounds = ""
+    elif math.isinf(high):
+        bounds = f" {'>' if open_low else '>='} {low:g}"
+    elif math.isinf(low):
+        bounds = f" <= {high:g}"
+    else:
+        bounds = f" in {'(' if open_low else '['}{low:g}, {high:g}]"
+    return f"{who}: {name}={value!r}{where} must be {kind}{bounds}"
+
+
+def per_sample(param: Tensor) -> Tensor:
+    """A ``(B,)`` parameter shaped ``(B, 1, 1, 1)`` to broadcast over ``(B, C, H, W)``."""
+    return param.view(-1, 1, 1, 1)
+
+
+def blend(images: Tensor, degenerate: Tensor, factor: Tensor) -> Tensor:
+    """``degenerate + factor * (images - degenerate)``, clipped to the image range.
+
+    The uint8 result is truncated towards zero, as Pillow's ``Image.blend`` (the core of every
+    ``ImageEnhance`` class) does: the arithmetic runs in float32 like Pillow's C code, so uint8
+    results are bit-exact. Floating images blend in their own dtype and are clipped to [0, 1].
+
+    Args:
+        images: ``(B, C, H, W)`` uint8 or floating.
+        degenerate: the image the factor interpolates from (factor 0), broadcastable to ``images``,
+            in the images' scale.
+        factor: ``(B,)``; 1 returns ``images``, 0 returns ``degenerate``, > 1 extrapolates.
+    """
+    if images.dtype == torch.uint8:
+        base = degenerate.to(torch.float32)
+        mixed = base + per_sample(factor.to(torch.float32)) * (images.to(torch.float32) - base)
+        return mixed.clamp_(0.0, 255.0).to(torch.uint8)
+    base = degenerate.to(images.dtype)
+    return (base + per_sample(factor.to(images.dtype)) * (images - base)).clamp_(0.0, 1.0)

@@ -1,0 +1,276 @@
+"""Colour and intensity kernels of AutoAugment / RandAugment, batched with per-sample parameters.
+
+Every op takes ``(B, C, H, W)`` uint8 images (0-255) or floating images (0-1) and returns the
+same shape and dtype. Each parameter is a number or a ``(B,)`` tensor with one value per sample,
+given in the images' own scale where it is an intensity (e.g. a solarize threshold of 128 for
+uint8 is 128 / 255 for float images).
+
+On uint8 images the ops reproduce Pillow's definitions, which the AutoAugment and RandAugment
+reference code uses (``ImageOps`` and ``ImageEnhance``): blends truncate like ``Image.blend``,
+grey is ``Image.convert("L")``. Floating images run the same formula in floating point, without
+truncation or a uint8 round trip, except for the inherently 8-bit ``posterize``. torchvision's
+tensor kernels differ from Pillow in small ways (rounding, grey weights 0.2989/0.587/0.114);
+each docstring says which convention the op follows.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from augbench.errors import InputValueError
+from augbench.functional._pixel import blend, check_channels, checked_param, image_max, per_sample
+from augbench.functional._utils import BatchParam, compute_dtype, restore_dtype
+
+__all__ = [
+    "identity",
+    "invert",
+    "solarize",
+    "solarize_add",
+    "posterize",
+    "rgb_to_grayscale",
+    "adjust_brightness",
+    "adjust_contrast",
+    "adjust_saturation",
+    "adjust_hue",
+]
+
+# Pillow's convert("L"): ITU-R 601-2 luma in 16-bit fixed point, rounded (weights sum to 2**16).
+_LUMA_FIXED = (19595, 38470, 7471)
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def identity(images: Tensor) -> Tensor:
+    """Return ``images`` unchanged (RandAugment's Identity op; the same tensor, not a copy).
+
+    Shape:
+        ``(B, C, H, W)`` of any dtype -> the same tensor.
+    """
+    return images
+
+
+def invert(images: Tensor) -> Tensor:
+    """Negate intensities: ``255 - x`` for uint8, ``1 - x`` for floats (``ImageOps.invert``, torchvision).
+
+    Shape:
+        ``(B, C, H, W)`` uint8 or floating -> same shape and dtype.
+    """
+    white = image_max(images, "invert")
+    return white - images if images.is_floating_point() else 255 - images
+
+
+def solarize(images: Tensor, threshold: BatchParam) -> Tensor:
+    """Invert every pixel value at or above ``threshold`` (``ImageOps.solarize``, torchvision).
+
+    A threshold above the maximum (256 for uint8, anything > 1 for floats, e.g. 256 / 255)
+    leaves the image unchanged; 0 inverts it entirely. Like Pillow and torchvision, a threshold
+    equal to white (255, or 1.0 for floats) still inverts pure white pixels.
+
+    Args:
+        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1).
+        threshold: per-sample threshold (>= 0) in the images' scale.
+
+    Shape:
+        ``(B, C, H, W)`` -> same shape and dtype.
+    """
+    image_max(images, "solarize")
+    threshold_t = checked_param(threshold, images, "threshold", "solarize", low=0.0)
+    return torch.where(images >= per_sample(threshold_t), invert(images), images)
+
+
+def solarize_add(images: Tensor, addition: BatchParam, threshold: BatchParam | None = None) -> Tensor:
+    """Add ``addition`` to every pixel value below ``threshold``, clipping (TF AutoAugment's SolarizeAdd).
+
+    Not in Pillow or torchvision; follows the TensorFlow reference ``solarize_add``, whose
+    uint8 sum saturates at 0 and 255. Addition 0 (or threshold 0) leaves the image unchanged.
+
+    Args:
+        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1).
+        addition: per-sample offset in the images' scale (uint8: rounded to whole levels).
+        threshold: per-sample threshold (>= 0) in the images' scale; default 128 for uint8,
+            128 / 255 for floats (the reference's default).
+
+    Shape:
+        ``(B, C, H, W)`` -> same shape and dtype.
+    """
+    white = image_max(images, "solarize_add")
+    threshold = 128.0 * white / 255.0 if threshold is None else threshold
+    threshold_t = per_sample(checked_param(threshold, images, "threshold", "solarize_add", low=0.0))
+    addition_t = per_sample(checked_param(addition, images, "addition", "solarize_add", low=-white, high=white))
+    if images.dtype == torch.uint8:
+        added = (images.to(torch.int16) + addition_t.round().to(torch.int16)).clamp_(0, 255).to(torch.uint8)
+    else:
+        added = (images + addition_t.to(images.dtype)).clamp_(0.0, 1.0)
+    return torch.where(images < threshold_t, added, images)
+
+
+def posterize(images: Tensor, bits: BatchParam) -> Tensor:
+    """Keep the ``bits`` most significant bits of each 8-bit value (``ImageOps.posterize``).
+
+    Posterizing is defined on 8-bit values, so floating images are quantised to 0-255 levels
+    (``round(255 x)``), posterized and scaled back: the float result equals the uint8 result
+    divided by 255 (torchvision's float kernel instead floors ``x * 2**bits``).
+
+    Args:
+        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1).
+        bits: per-sample number of bits kept, a whole number in [0, 8]; 8 is the identity,
+            0 makes the image black.
+
+    Shape:
+        ``(B, C, H, W)`` -> same shape and dtype.
+    """
+    image_max(images, "posterize")
+    bits_t = checked_param(bits, images, "bits", "posterize", low=0.0, high=8.0, integral=True).round().long()
+    mask = per_sample(256 - torch.bitwise_left_shift(torch.ones_like(bits_t), 8 - bits_t)).to(torch.uint8)
+    if images.dtype == torch.uint8:
+        return images & mask
+    levels = (images * 255.0).round_().to(torch.uint8)
+    return (levels & mask).to(images.dtype) / 255.0
+
+
+def rgb_to_grayscale(images: Tensor, num_output_channels: int = 1) -> Tensor:
+    """Luma of RGB images, ``L = 0.299 R + 0.587 G + 0.114 B`` (ITU-R 601-2).
+
+    uint8 follows Pillow's ``Image.convert("L")`` bit for bit (16-bit fixed-point weights,
+    rounded); floats use the exact weights without rounding (torchvision uses 0.2989 for red
+    and truncates uint8). Single-channel images are already grey and are returned as they are
+    (repeated to ``num_output_channels``).
+
+    Args:
+        images: ``(B, 3, H, W)`` RGB or ``(B, 1, H, W)`` grey, uint8 or floating.
+        num_output_channels: 1, or 3 to repeat the grey channel.
+
+    Shape:
+        ``(B, C, H, W)`` -> ``(B, num_output_channels, H, W)``, same dtype.
+    """
+    image_max(images, "rgb_to_grayscale")
+    check_channels(images, "rgb_to_grayscale", (1, 3))
+    if num_output_channels not in (1, 3):
+        raise InputValueError(f"rgb_to_grayscale: num_output_channels={num_output_channels!r} must be 1 or 3")
+    grey = images if images.shape[1] == 1 else _luma(images)
+    return grey.expand(-1, num_output_channels, -1, -1).contiguous() if num_output_channels == 3 else grey
+
+
+def _luma(images: Tensor) -> Tensor:
+    """``(B, 1, H, W)`` luma of RGB images, Pillow's fixed point for uint8."""
+    if images.dtype == torch.uint8:
+        weights = torch.tensor(_LUMA_FIXED, dtype=torch.int32, device=images.device).view(1, 3, 1, 1)
+        fixed = (images.to(torch.int32) * weights).sum(1, keepdim=True)
+        return torch.bitwise_right_shift(fixed + (1 << 15), 16).to(torch.uint8)
+    weights = torch.tensor(_LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    return (images * weights).sum(1, keepdim=True)
+
+
+def adjust_brightness(images: Tensor, brightness_factor: BatchParam) -> Tensor:
+    """Scale intensities by ``brightness_factor`` (``ImageEnhance.Brightness``: blend with black).
+
+    Multiplicative, as in Pillow and torchvision; uint8 results are truncated like Pillow's
+    ``Image.blend`` and clipped to 255.
+
+    Args:
+        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1), any channel count.
+        brightness_factor: per-sample factor >= 0; 0 gives black, 1 the original image.
+
+    Shape:
+        ``(B, C, H, W)`` -> same shape and dtype.
+    """
+    image_max(images, "adjust_brightness")
+    factor = checked_param(brightness_factor, images, "brightness_factor", "adjust_brightness", low=0.0)
+    return blend(images, torch.zeros((), dtype=images.dtype, device=images.device), factor)
+
+
+def adjust_contrast(images: Tensor, contrast_factor: BatchParam) -> Tensor:
+    """Blend each image with the mean of its grey version (``ImageEnhance.Contrast``).
+
+    Pillow's convention: the mean is taken over the luma image (``convert("L")``) and, for
+    uint8, rounded to a whole grey level; the blend truncates like ``Image.blend``. Floating
+    images use the unrounded mean (as torchvision does).
+
+    Args:
+        images: ``(B, 3, H, W)`` RGB or ``(B, 1, H, W)`` grey, uint8 (0-255) or floating (0-1).
+        contrast_factor: per-sample factor >= 0; 0 gives a flat grey image, 1 the original.
+
+    Shape:
+        ``(B, C, H, W)`` -> same shape and dtype.
+    """
+    image_max(images, "adjust_contrast")
+    check_channels(images, "adjust_contrast", (1, 3))
+    factor = checked_param(contrast_factor, images, "contrast_factor", "adjust_contrast", low=0.0)
+    grey = rgb_to_grayscale(images)
+    if images.dtype == torch.uint8:
+        pixels = grey.shape[-2] * grey.shape[-1]
+        mean = grey.sum((1, 2, 3), dtype=torch.int64).to(torch.float64) / pixels
+        degenerate = torch.floor(mean + 0.5)
+    else:
+        degenerate = grey.mean((1, 2, 3))
+    return blend(images, per_sample(degenerate), factor)
+
+
+def adjust_saturation(images: Tensor, saturation_factor: BatchParam) -> Tensor:
+    """Blend each RGB image with its grey version (``ImageEnhance.Color``, torchvision).
+
+    Pillow's convention for uint8: grey is ``convert("L")`` and the blend truncates like
+    ``Image.blend``. Floats blend with the exact luma.
+
+    Args:
+        images: ``(B, 3, H, W)`` RGB, uint8 (0-255) or floating (0-1).
+        saturation_factor: per-sample factor >= 0; 0 gives grey, 1 the original image,
+            > 1 oversaturates.
+
+    Shape:
+        ``(B, 3, H, W)`` -> same shape and dtype.
+
+    Raises:
+        InputValueError: images without exactly 3 channels.
+    """
+    image_max(images, "adjust_saturation")
+    check_channels(images, "adjust_saturation", (3,))
+    factor = checked_param(saturation_factor, images, "saturation_factor", "adjust_saturation", low=0.0)
+    return blend(images, _luma(images), factor)
+
+
+def adjust_hue(images: Tensor, hue_factor: BatchParam) -> Tensor:
+    """Rotate the hue of RGB images by ``hue_factor`` turns, keeping HSV saturation and value.
+
+    torchvision's tensor convention: the shift is done on exact (floating) HSV values and uint8
+    results are rounded. (torchvision's PIL path shifts an 8-bit HSV image instead, which
+    quantises hue and saturation and can move values by several levels.)
+
+    Args:
+        images: ``(B, 3, H, W)`` RGB, uint8 (0-255) or floating (0-1).
+        hue_factor: per-sample shift in [-0.5, 0.5] of a full turn around the hue circle
+            (0.5 = 180 degrees, giving the complementary colours); 0 is the identity.
+
+    Shape:
+        ``(B, 3, H, W)`` -> same shape and dtype.
+
+    Raises:
+        InputValueError: images without exactly 3 channels, or ``hue_factor`` outside [-0.5, 0.5].
+    """
+    white = image_max(images, "adjust_hue")
+    check_channels(images, "adjust_hue", (3,))
+    shift = checked_param(hue_factor, images, "hue_factor", "adjust_hue", low=-0.5, high=0.5)
+    rgb = images.to(compute_dtype(images)) / white
+    value = rgb.amax(1, keepdim=True)
+    chroma = value - rgb.amin(1, keepdim=True)  # = value * saturation
+    hue = _hue_sextants(rgb, value, chroma)
+    hue = torch.remainder(hue + 6.0 * per_sample(shift.to(rgb.dtype)), 6.0)
+    # HSV -> RGB: channel n (R=5, G=3, B=1) is value - chroma * clamp(min(k, 4 - k), 0, 1),
+    # with k = (n + hue) mod 6 and hue in sextants [0, 6).
+    offsets = torch.tensor([5.0, 3.0, 1.0], dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    k = torch.remainder(offsets + hue, 6.0)
+    result = value - chroma * torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
+    return restore_dtype(result * white, images.dtype)
+
+
+def _hue_sextants(rgb: Tensor, value: Tensor, chroma: Tensor) -> Tensor:
+    """HSV hue in sextants ``[0, 6)`` (red 0, green 2, blue 4) of ``(B, 3, H, W)`` floats; 0 for greys."""
+    red, green, blue = rgb.unbind(1)
+    value, chroma = value[:, 0], chroma[:, 0]
+    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
+    hue = torch.where(
+        value == red,
+        torch.remainder((green - blue) / safe, 6.0),
+        torch.where(value == green, (blue - red) / safe + 2.0, (red - green) / safe + 4.0),
+    )
+    return torch.where(chroma > 0, hue, torch.zeros_like(hue))[:, None]

@@ -1,0 +1,92 @@
+"""Histogram kernels: ``autocontrast`` and ``equalize``, per sample and per channel, batched.
+
+Every (sample, channel) pair gets its own 256-entry lookup table, built for the whole batch at
+once (the histograms come from one ``bincount`` over offset indices), and applied with a single
+``gather``. uint8 results are bit-exact with Pillow's ``ImageOps.autocontrast`` (default
+``cutoff=0``) and ``ImageOps.equalize``, which the AutoAugment/RandAugment references use.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from augbench.functional._pixel import image_max
+
+__all__ = ["autocontrast", "equalize"]
+
+_LEVELS = 256
+
+
+def autocontrast(images: Tensor) -> Tensor:
+    """Stretch each channel of each image so that its minimum becomes 0 and its maximum white.
+
+    Pillow's convention (``ImageOps.autocontrast``): for uint8, value ``v`` of a channel with
+    range ``[lo, hi]`` maps to ``floor(v * s - lo * s)`` with ``s = 255 / (hi - lo)`` in double
+    precision (torchvision's tensor kernel does not floor the same way). Floating images map to
+    ``(x - lo) / (hi - lo)`` exactly. A constant channel (``hi == lo``) is left unchanged.
+
+    Args:
+        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1), any channel count.
+
+    Shape:
+        ``(B, C, H, W)`` -> same shape and dtype.
+    """
+    image_max(images, "autocontrast")
+    batch, channels = images.shape[:2]
+    low, high = images.reshape(batch, channels, -1).aminmax(dim=-1)  # (B, C) each
+    low, high = low[..., None], high[..., None]
+    if images.is_floating_point():
+        flat = images.reshape(batch, channels, -1)
+        span = high - low
+        stretched = (flat - low) / torch.where(span > 0, span, torch.ones_like(span))
+        return torch.where(span > 0, stretched.clamp_(0.0, 1.0), flat).view_as(images)
+    low, high = low.double(), high.double()
+    # A true division: ``255.0 / tensor`` would multiply by a rounded reciprocal instead.
+    scale = torch.full_like(high, 255.0).div_(torch.where(high > low, high - low, torch.ones_like(high)))
+    levels = torch.arange(_LEVELS, dtype=torch.float64, device=images.device)
+    lut = torch.floor(levels * scale - low * scale).clamp_(0.0, 255.0)
+    lut = torch.where(high > low, lut, levels.expand_as(lut))
+    return _apply_lut(images, lut.to(torch.uint8))
+
+
+def equalize(images: Tensor) -> Tensor:
+    """Equalize the histogram of each channel of each image (``ImageOps.equalize``).
+
+    Pillow's algorithm, bit-exact: with ``n`` the pixel count, ``last`` the count of the
+    highest occurring value and ``step = (n - last) // 255``, value ``v`` maps to
+    ``(step // 2 + #pixels below v) // step`` (clipped to 255); a channel with ``step == 0``
+    (e.g. one or two distinct values, or tiny images) is left unchanged. torchvision's tensor
+    kernel follows the same rule.
+
+    Equalization is defined on 256 levels, so floating images are quantised to
+    ``round(255 x)``, equalized and divided by 255: the float result is the uint8 result / 255.
+
+    Args:
+        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1), any channel count.
+
+    Shape:
+        ``(B, C, H, W)`` -> same shape and dtype.
+    """
+    image_max(images, "equalize")
+    levels = images if images.dtype == torch.uint8 else (images * 255.0).round_().to(torch.uint8)
+    batch, channels, height, width = levels.shape
+    rows = batch * channels
+    offsets = torch.arange(rows, device=images.device)[:, None] * _LEVELS
+    index = (levels.reshape(rows, -1).long() + offsets).reshape(-1)
+    counts = torch.bincount(index, minlength=rows * _LEVELS).view(rows, _LEVELS)  # (B*C, 256)
+    values = torch.arange(_LEVELS, device=images.device)
+    highest = torch.where(counts > 0, values, torch.zeros_like(values)).amax(1, keepdim=True)
+    step = (height * width - counts.gather(1, highest)) // 255  # (B*C, 1)
+    below = counts.cumsum(1) - counts
+    lut = torch.div(step // 2 + below, step.clamp(min=1), rounding_mode="floor").clamp_(max=255)
+    lut = torch.where(step > 0, lut, values.expand_as(lut)).to(torch.uint8)
+    result = _apply_lut(levels, lut.view(batch, channels, _LEVELS))
+    return result if images.dtype == torch.uint8 else result.to(images.dtype) / 255.0
+
+
+def _apply_lut(images: Tensor, lut: Tensor) -> Tensor:
+    """``lut[b, c, images[b, c, y, x]]`` for uint8 ``images`` and a ``(B, C, 256)`` uint8 table."""
+    batch, channels = images.shape[:2]
+    flat = images.reshape(batch * channels, -1).long()
+    return lut.reshape(batch * channels, _LEVELS).gather(1, flat).view_as(images)

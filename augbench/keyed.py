@@ -1,0 +1,112 @@
+"""Keyed (counter-based) randomness: a sample's draw depends on (seed, key, stream) alone.
+
+With ``t(x, keys=sample_ids, seed=s)`` every random number a transform draws for sample ``b``
+is a hash of ``(s, keys[b], stream, call, element)``: the seed, the sample's key, which
+transform is drawing (its position in a pipeline), how many draws that transform made before,
+and the position inside a multi-element draw. Nothing depends on the batch the sample sits in,
+its position, the batch size, the device or the DataLoader worker, so a sample gets the same
+augmentation however the data is shuffled, batched or sharded. Pass the epoch into the key
+(e.g. ``keys = epoch * len(dataset) + ids``) to vary it across epochs.
+
+The hash is a 32-bit integer mixer evaluated with exact int64 tensor arithmetic (every product
+stays below 2**63), so CPU and GPU give identical bits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from augbench.errors import InputTypeError, InputValueError
+
+__all__ = ["KeyedGenerator"]
+
+_MASK32 = 0xFFFFFFFF
+_MIX_A = 0x7FEB352D
+_MIX_B = 0x846CA68B
+_GOLDEN = 0x9E3779B9
+
+
+def _mul32(x: Tensor, constant: int) -> Tensor:
+    """``x * constant mod 2**32`` for ``x`` in [0, 2**32), without int64 overflow."""
+    low, high = constant & 0xFFFF, constant >> 16
+    return (x * low + (((x * high) & 0xFFFF) << 16)) & _MASK32
+
+
+def _mix(x: Tensor) -> Tensor:
+    """A bijective 32-bit avalanche mixer on int64 tensors holding values in [0, 2**32)."""
+    x = x ^ (x >> 16)
+    x = _mul32(x, _MIX_A)
+    x = x ^ (x >> 15)
+    x = _mul32(x, _MIX_B)
+    return x ^ (x >> 16)
+
+
+def _mix_int(value: int) -> int:
+    return int(_mix(torch.tensor(value & _MASK32, dtype=torch.int64)))
+
+
+class KeyedGenerator:
+    """A source of per-sample random numbers addressed by sample keys instead of a stream.
+
+    It stands in for a ``torch.Generator`` in augbench's draws (see :mod:`augbench.random`).
+    Each call to :meth:`rand` is one "draw"; the ``k``-th draw of a stream gives sample ``b``
+    the same numbers in any batch.
+
+    Args:
+        keys: ``(B,)`` integer sample keys (e.g. dataset indices), any device.
+        seed: the experiment seed.
+        stream: identifies the drawing transform (``Compose`` gives each child its own).
+
+    Example:
+        >>> ids = torch.tensor([7, 3, 9])
+        >>> a = KeyedGenerator(ids, seed=0).rand((3,))
+        >>> b = KeyedGenerator(ids[[2, 0]], seed=0).rand((2,))
+        >>> torch.equal(a[[2, 0]], b)
+        True
+    """
+
+    def __init__(self, keys: Tensor, seed: int, stream: tuple[int, ...] = ()) -> None:
+        if not isinstance(keys, Tensor) or keys.ndim != 1 or keys.is_floating_point() or keys.is_complex():
+            raise InputTypeError(
+                f"keys must be a 1-D integer tensor of sample ids, got {getattr(keys, 'dtype', type(keys).__name__)} "
+                f"with shape {tuple(getattr(keys, 'shape', ()))}; pass e.g. torch.arange(B)"
+            )
+        if not isinstance(seed, int):
+            raise InputTypeError(f"seed must be an int when keys are given, got {seed!r}")
+        self.keys = keys.long()
+        self.seed = seed
+        self.stream = stream
+        self.device = keys.device
+        self._calls = 0
+        base = _mix_int(seed ^ _GOLDEN)
+        for part in stream:
+            base = _mix_int(base ^ _mix_int(part + 1))
+        self._base = base
+        key_low = self.keys & _MASK32
+        key_high = (self.keys >> 32) & _MASK32
+        self._key_hash = _mix(_mix(key_low ^ _GOLDEN) ^ key_high)  # (B,), per-sample, stream-free
+
+    def __len__(self) -> int:
+        return self.keys.shape[0]
+
+    def child(self, index: int) -> KeyedGenerator:
+        """An independent stream for the ``index``-th sub-transform (same keys and seed)."""
+        return KeyedGenerator(self.keys, self.seed, (*self.stream, index))
+
+    def rand(self, shape: tuple[int, ...]) -> Tensor:
+        """Uniform float32 numbers in [0, 1) of ``shape``; ``shape[0]`` must be the number of keys."""
+        if not shape or shape[0] != len(self):
+            raise InputValueError(
+                f"a keyed draw of shape {shape} does not match the {len(self)} keys; "
+                "keys need one entry per sample of the batch"
+            )
+        call_hash = _mix_int(self._base ^ _mix_int(self._calls * _GOLDEN))
+        self._calls += 1
+        elements = math.prod(shape[1:])
+        index = torch.arange(elements, device=self.device, dtype=torch.int64)
+        bits = _mix(_mix(self._key_hash[:, None] ^ call_hash) ^ index[None, :])
+        bits = _mix(bits ^ ((index[None, :] * _GOLDEN) & _MASK32))
+        return ((bits >> 8).to(torch.float32) * (1.0 / (1 << 24))).reshape(shape)

@@ -1,0 +1,25 @@
+"""Sample-mixing augmentations: Mixup, CutMix, ResizeMix, FMix, SaliencyMix -> ``MixResult``.
+
+Every mixer is registered in ``MIXERS`` (``MIXERS.build("cutmix", num_classes=10)``) and
+follows the sample/apply split of the transforms: ``mixer(images, labels, generator=g)`` is
+``mixer.apply(images, labels, mixer.sample(images, labels, g))``.
+"""
+
+from augbench.mix.base import MIXERS, MixResult, Mixer
+from augbench.mix.cutmix import CutMix
+from augbench.mix.fmix import FMix
+from augbench.mix.mixup import Mixup
+from augbench.mix.resizemix import ResizeMix
+from augbench.mix.saliencymix import SaliencyMix, spectral_residual_saliency
+
+__all__ = [
+    "MIXERS",
+    "CutMix",
+    "FMix",
+    "MixResult",
+    "Mixer",
+    "Mixup",
+    "ResizeMix",
+    "SaliencyMix",
+    "spectral_residual_saliency",
+]

@@ -1,0 +1,284 @@
+"""The ``Mixer`` base class, its result type ``MixResult`` and the ``MIXERS`` registry.
+
+A mixer combines every sample of a batch with a partner sample of the same batch and builds
+the soft target from both labels. As for transforms, randomness and application are split:
+:meth:`Mixer.sample` draws the partners and the mixing parameters, the pure
+:meth:`Mixer.apply` mixes the batch with them, and ``mixer(images, labels, generator=g)`` is
+``mixer.apply(images, labels, mixer.sample(images, labels, g))``; a draw can be replayed.
+
+The base class owns what every mixer shares: input validation, partner selection,
+``per_sample`` (one draw per sample, or one draw for the whole batch as in the reference
+code), label smoothing, soft targets and serialisation. Subclasses implement
+:meth:`Mixer.make_params` and :meth:`Mixer.mix`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from augbench.checks import check_batch
+from augbench.errors import ConfigError, InputTypeError, InputValueError
+from augbench.random import Params, randint, resolve_generator
+from augbench.registry import Registry
+
+__all__ = ["MixResult", "Mixer", "MIXERS", "FORMAT_VERSION", "check_alpha"]
+
+FORMAT_VERSION = 1
+"""Version of the ``to_dict`` format; bumped when the layout of the dictionary changes."""
+
+INDEX = "index"
+
+
+@dataclass(frozen=True)
+class MixResult:
+    """The output of a mixer.
+
+    Attributes:
+        inputs: ``(B, C, H, W)`` mixed images, same dtype and device as the input batch.
+        targets: ``(B, num_classes)`` float32 soft targets, rows summing to 1:
+            ``lam * t[labels] + (1 - lam) * t[labels[index]]`` with ``t`` the (optionally
+            label-smoothed) one-hot rows.
+        lam: ``(B,)`` float32 in [0, 1], the weight of the unshuffled sample ``i`` in the
+            target (for box and mask mixers: the fraction of its pixels that were kept).
+        index: ``(B,)`` int64, the partner of each sample: sample ``i`` was mixed with
+            ``images[index[i]]``.
+
+    The mixed loss ``lam * CE(f(x), y) + (1 - lam) * CE(f(x), y[index])`` on hard labels equals
+    soft-target cross-entropy with ``targets`` (without label smoothing).
+    """
+
+    inputs: Tensor
+    targets: Tensor
+    lam: Tensor
+    index: Tensor
+
+
+def check_alpha(who: str, alpha: float) -> float:
+    """``alpha`` as a float; raises unless it is a finite number > 0."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (0.0 < alpha < math.inf):
+        raise InputValueError(
+            f"{who}: alpha={alpha!r} must be a finite number > 0 (Beta(alpha, alpha)); e.g. alpha=1.0"
+        )
+    return float(alpha)
+
+
+class Mixer:
+    """Base class of the sample-mixing augmentations.
+
+    Subclasses implement :meth:`make_params` (draw ``n`` parameter sets) and :meth:`mix`
+    (mix a batch with its partners and return the per-sample label weight); every
+    constructor argument must be stored under its own name, so :meth:`to_dict` can read it.
+
+    Args:
+        num_classes: number of classes, ``>= 1``; labels lie in ``[0, num_classes)``.
+        per_sample: ``True`` (default): every sample gets its own parameters (lambda, box,
+            mask) and its own partner, drawn uniformly among the *other* samples (so a sample
+            can be the partner of several). ``False``: one draw for the whole batch and a
+            random permutation as partners, as in the reference implementations (a sample
+            may then be its own partner).
+        label_smoothing: ``eps`` in [0, 1); each one-hot row becomes
+            ``(1 - eps) * onehot + eps / num_classes`` before mixing.
+    """
+
+    def __init__(self, num_classes: int, *, per_sample: bool = True, label_smoothing: float = 0.0) -> None:
+        who = type(self).__name__
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise InputValueError(f"{who}: num_classes={num_classes!r} must be an int >= 1, e.g. num_classes=10")
+        if not isinstance(per_sample, bool):
+            raise InputValueError(f"{who}: per_sample={per_sample!r} must be True or False")
+        if (
+            isinstance(label_smoothing, bool)
+            or not isinstance(label_smoothing, (int, float))
+            or not 0.0 <= label_smoothing < 1.0
+        ):
+            raise InputValueError(f"{who}: label_smoothing={label_smoothing!r} must be a number in [0, 1), e.g. 0.1")
+        self.num_classes = num_classes
+        self.per_sample = per_sample
+        self.label_smoothing = float(label_smoothing)
+
+    # -- to implement -------------------------------------------------------------------------
+    def make_params(self, images: Tensor, partners: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        """Draw ``n = len(partners)`` parameter sets.
+
+        Args:
+            images: the validated ``(B, C, H, W)`` batch (its shape; data-dependent mixers
+                such as SaliencyMix also read its content).
+            partners: ``(n,)`` int64 on the images' device, the partner index of each of the
+                ``n`` draws (``n = B``, or 1 with ``per_sample=False``: the partner of sample 0).
+            generator: the only source of randomness.
+
+        Returns:
+            Tensors of leading dim ``n``, on the generator's or the images' device.
+        """
+        raise NotImplementedError
+
+    def mix(self, images: Tensor, partner_images: Tensor, params: Params) -> tuple[Tensor, Tensor]:
+        """Mix ``images`` with ``partner_images = images[params.index]`` (pure; no randomness).
+
+        Returns:
+            The mixed batch (same shape and dtype as ``images``) and the ``(B,)`` float32
+            weight of the unshuffled samples.
+        """
+        raise NotImplementedError
+
+    # -- public API ---------------------------------------------------------------------------
+    def sample(self, images: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Params:
+        """Draw partners and mixing parameters for a batch.
+
+        Args:
+            images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1) batch, ``B >= 1``.
+            labels: ``(B,)`` int64 class indices in ``[0, num_classes)``.
+            generator: source of randomness; ``None`` uses augbench's default generator
+                (see :func:`augbench.seed`), never torch's global RNG.
+
+        Returns:
+            ``Params`` with leading dimension ``B`` on the images' device, holding ``index``
+            (the partners) and the method's own entries.
+        """
+        images, labels = self._check_inputs(images, labels)
+        generator = resolve_generator(generator)
+        batch = images.shape[0]
+        partners = self._draw_partners(batch, generator).to(images.device)
+        n = batch if self.per_sample else 1
+        entries = self.make_params(images, partners[:n], generator)
+        params = Params(n, **{name: value.to(images.device) for name, value in entries.items()})
+        if n != batch:
+            params = params.expand(batch)
+        return Params(batch, **{INDEX: partners}, **params)
+
+    def apply(self, images: Tensor, labels: Tensor, params: Params) -> MixResult:
+        """Mix a batch with a draw; deterministic, so a draw can be replayed.
+
+        Args:
+            images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1).
+            labels: ``(B,)`` int64 class indices in ``[0, num_classes)``.
+            params: the output of :meth:`sample` for a batch of the same ``B``, ``H`` and ``W``.
+
+        Returns:
+            A :class:`MixResult`; ``inputs`` keeps the dtype and device of ``images``.
+        """
+        who = type(self).__name__
+        images, labels = self._check_inputs(images, labels)
+        if not isinstance(params, Params) or INDEX not in params:
+            raise InputValueError(f"{who}: params must be the Params returned by {who}.sample(), got {params!r}")
+        if params.batch_size != images.shape[0]:
+            raise InputValueError(
+                f"{who}: params were drawn for a batch of {params.batch_size}, got {images.shape[0]} images; "
+                "call sample() on this batch"
+            )
+        params = params.to(images.device)
+        index = params[INDEX]
+        mixed, lam = self.mix(images, images[index], params)
+        return MixResult(inputs=mixed, targets=self._mix_targets(labels, index, lam), lam=lam, index=index)
+
+    def __call__(self, images: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> MixResult:
+        """``self.apply(images, labels, self.sample(images, labels, generator))``."""
+        return self.apply(images, labels, self.sample(images, labels, generator))
+
+    # -- serialisation ------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-ready (tuples become lists)."""
+        return {name: _jsonable(value) for name, value in self._arguments().items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"__version__": FORMAT_VERSION, "mixer": registered name, "args": config()}``."""
+        return {"__version__": FORMAT_VERSION, "mixer": self._registered_name(), "args": self.config()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Mixer:
+        """Rebuild a mixer from :meth:`to_dict` output (through the ``MIXERS`` registry).
+
+        Raises:
+            ConfigError: wrong format version, unknown mixer name, or a mixer that is not a
+                ``cls`` (e.g. ``CutMix.from_dict`` of a Mixup dictionary).
+            TypeError: an unknown constructor argument.
+        """
+        if not isinstance(data, dict) or set(data) != {"__version__", "mixer", "args"}:
+            raise ConfigError(
+                f"mixer dict must have exactly the keys '__version__', 'mixer', 'args', got {data!r}; "
+                "use Mixer.to_dict() output"
+            )
+        if data["__version__"] != FORMAT_VERSION:
+            raise ConfigError(
+                f"mixer dict has format version {data['__version__']!r}; this augbench reads version {FORMAT_VERSION}"
+            )
+        mixer = MIXERS.build(data["mixer"], **data["args"])
+        if not isinstance(mixer, cls):
+            raise ConfigError(f"{cls.__name__}.from_dict got a {type(mixer).__name__} dict; use Mixer.from_dict")
+        return mixer
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={value!r}" for name, value in self._arguments().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _arguments(self) -> dict[str, Any]:
+        names = [name for name in inspect.signature(type(self).__init__).parameters if name != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def _registered_name(self) -> str:
+        for name in MIXERS:
+            if MIXERS.get(name) is type(self):
+                return name
+        raise ConfigError(f"{type(self).__name__} is not registered in MIXERS; add @MIXERS.register(name)")
+
+    def _draw_partners(self, batch: int, generator: torch.Generator) -> Tensor:
+        """Partner indices ``(B,)`` int64 on the generator's device (see ``per_sample``)."""
+        if not self.per_sample:
+            return torch.randperm(batch, generator=generator, device=generator.device)
+        positions = torch.arange(batch, device=generator.device)
+        offsets = 1 + randint(torch.full((batch,), batch - 1, device=generator.device), generator)
+        return (positions + offsets) % batch
+
+    def _mix_targets(self, labels: Tensor, index: Tensor, lam: Tensor) -> Tensor:
+        eps = self.label_smoothing
+        rows = torch.nn.functional.one_hot(labels, self.num_classes).to(torch.float32)
+        if eps:
+            rows = rows * (1.0 - eps) + eps / self.num_classes
+        weight = lam.to(torch.float32)[:, None]
+        return weight * rows + (1.0 - weight) * rows[index]
+
+    def _check_inputs(self, images: object, labels: object) -> tuple[Tensor, Tensor]:
+        who = type(self).__name__
+        images = check_batch(images, who)
+        if not isinstance(labels, Tensor):
+            raise InputTypeError(
+                f"{who}: labels must be a torch.Tensor of class indices, got {type(labels).__name__}; "
+                "convert with torch.as_tensor(labels)"
+            )
+        if labels.ndim != 1:
+            fix = "for one-hot labels pass labels.argmax(1)" if labels.ndim == 2 else "pass one class index per image"
+            raise InputValueError(f"{who}: labels must have shape (B,), got {tuple(labels.shape)}; {fix}")
+        if labels.dtype != torch.int64:
+            raise InputTypeError(
+                f"{who}: labels must be int64 class indices, got {labels.dtype}; convert with labels.long()"
+            )
+        if labels.shape[0] != images.shape[0]:
+            raise InputValueError(
+                f"{who}: {labels.shape[0]} labels for {images.shape[0]} images; pass one label per image"
+            )
+        if labels.device != images.device:
+            raise InputValueError(
+                f"{who}: labels are on {labels.device} but images on {images.device}; "
+                "move them with labels.to(images.device)"
+            )
+        low, high = (int(v) for v in torch.aminmax(labels))
+        if low < 0 or high >= self.num_classes:
+            raise InputValueError(
+                f"{who}: labels must lie in [0, {self.num_classes}), got values in [{low}, {high}]; "
+                "check num_classes"
+            )
+        return images, labels
+
+
+def _jsonable(value: Any) -> Any:
+    return [_jsonable(item) for item in value] if isinstance(value, (tuple, list)) else value
+
+
+MIXERS: Registry[Mixer] = Registry("mixer")
