@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from augbench.bench.augmentations import AUGMENTATIONS
+from augbench.bench.recipes import RECIPES, check_recipe
 from augbench.bench.config import RunConfig
 from augbench.errors import AugbenchError
 
@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--augs", type=_names, default=["baseline", "affine", "erasing", "rrc"],
-        help=f"comma-separated augmentations (default: baseline,affine,erasing,rrc; available: {', '.join(AUGMENTATIONS.names())})",
+        help=f"comma-separated recipes or policy strings (default: baseline,affine,erasing,rrc; recipes: {', '.join(RECIPES.names())}; "
+        "policy strings such as rand-m9-n2, trivialaugment, autoaug-cifar10)",
     )
     run.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="number of seeds (3) or a list (0,1,2); default 3")
     run.add_argument("--epochs", type=_positive, default=defaults.epochs, help=f"epochs per run (default {defaults.epochs})")
@@ -70,9 +71,9 @@ def _run(args: argparse.Namespace) -> int:
     from augbench.bench.store import Store
 
     for name in args.augs:
-        AUGMENTATIONS.get(name)  # unknown names fail before any training
+        check_recipe(name)  # unknown names fail before any training
     configs = [
-        RunConfig(augmentation=aug, seed=seed, epochs=args.epochs, train_size=args.train_size)
+        RunConfig(method=aug, seed=seed, epochs=args.epochs, train_size=args.train_size)
         for aug in args.augs
         for seed in args.seeds
     ]

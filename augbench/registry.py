@@ -49,11 +49,15 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self._entries, n=3)
+            close = self.get_close(name)
             hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
             raise ConfigError(
                 f"unknown {self.kind} {name!r}; {hint}choose from: {', '.join(self.names())}"
             ) from None
+
+    def get_close(self, name: str) -> list[str]:
+        """Up to three registered names close to ``name`` (for "did you mean" hints)."""
+        return difflib.get_close_matches(name, self._entries, n=3)
 
     def build(self, name: str, **kwargs: Any) -> T:
         """Call the factory of ``name`` with ``kwargs``; an unknown keyword is a ``TypeError``."""

@@ -18,7 +18,7 @@ class RunConfig:
         dataset: registered dataset name.
         train_size: size of the stratified training subset; the rest is the test set.
         model: registered model name.
-        augmentation: registered augmentation name (``augbench list``), ``"baseline"`` for none.
+        method: a recipe name or policy string (see :mod:`augbench.bench.recipes`), ``"baseline"`` for none.
         seed: seeds the split, the initialisation, the batch order and the augmentation.
         epochs: passes over the training subset.
         batch_size: samples per optimiser step.
@@ -30,7 +30,7 @@ class RunConfig:
     dataset: str = "digits"
     train_size: int = 500
     model: str = "harness_cnn"
-    augmentation: str = "baseline"
+    method: str = "baseline"
     seed: int = 0
     epochs: int = 60
     batch_size: int = 50

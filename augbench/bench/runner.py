@@ -31,7 +31,7 @@ def run_all(configs: Sequence[RunConfig], store: Store, *, device: str = "cpu", 
         if skipped:
             bar.write(f"skipping {skipped} finished run(s) found in the database")
         for config in pending:
-            bar.set_description(f"{config.augmentation} seed {config.seed}")
+            bar.set_description(f"{config.method} seed {config.seed}")
             result = train_run(config, device=device, on_epoch=lambda _epoch: bar.update(1))
             store.save(result)
             bar.set_postfix(last_acc=f"{100 * result.metrics['test_accuracy']:.1f}%")
@@ -40,31 +40,31 @@ def run_all(configs: Sequence[RunConfig], store: Store, *, device: str = "cpu", 
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """Mean and 95 % Student-t CI of test accuracy (in %) over the finished seeds of one augmentation."""
+    """Mean and 95 % Student-t CI of test accuracy (in %) over the finished seeds of one method."""
 
-    augmentation: str
+    method: str
     seeds: int
     mean: float
     half_width: float
 
 
 def summarize(configs: Sequence[RunConfig], store: Store, metric: str = "test_accuracy") -> list[SummaryRow]:
-    """One row per augmentation, in the order they first appear in ``configs``."""
+    """One row per method, in the order they first appear in ``configs``."""
     values = store.metric_values(list(configs), metric)
     rows = []
-    for augmentation in dict.fromkeys(config.augmentation for config in configs):
-        found = [100 * values[c.key] for c in configs if c.augmentation == augmentation and c.key in values]
+    for method in dict.fromkeys(config.method for config in configs):
+        found = [100 * values[c.key] for c in configs if c.method == method and c.key in values]
         if found:
             mean, half_width = mean_ci(found)
-            rows.append(SummaryRow(augmentation, len(found), mean, half_width))
+            rows.append(SummaryRow(method, len(found), mean, half_width))
     return rows
 
 
 def format_table(rows: Sequence[SummaryRow], title: str) -> str:
     """A plain-text table of test accuracy, mean +- 95 % CI."""
-    width = max([len("augmentation"), *(len(r.augmentation) for r in rows)])
-    lines = [title, f"{'augmentation':<{width}}  seeds  test accuracy (%, mean +- 95% CI)"]
+    width = max([len("method"), *(len(r.method) for r in rows)])
+    lines = [title, f"{'method':<{width}}  seeds  test accuracy (%, mean +- 95% CI)"]
     for row in rows:
         ci = "n/a (1 seed)" if row.seeds < 2 else f"{row.half_width:.2f}"
-        lines.append(f"{row.augmentation:<{width}}  {row.seeds:>5}  {row.mean:6.2f} +- {ci}")
+        lines.append(f"{row.method:<{width}}  {row.seeds:>5}  {row.mean:6.2f} +- {ci}")
     return "\n".join(lines)

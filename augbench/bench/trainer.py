@@ -14,10 +14,10 @@ import torch.nn.functional as nnf
 from torch import Tensor
 
 import augbench
-from augbench.bench.augmentations import build_augmentation
+from augbench.bench.recipes import build_recipe
 from augbench.bench.config import RunConfig
-from augbench.data import ImageDataset, load_dataset, stratified_split
-from augbench.methods import Batch, Method, Supervised, TrainContext
+from augbench.data import load_dataset, stratified_split
+from augbench.methods import Batch, Method, TrainContext
 from augbench.models import build_model
 
 __all__ = ["RunResult", "train_run", "environment"]
@@ -66,10 +66,6 @@ def _normalizer(train_images: Tensor, device: torch.device) -> Callable[[Tensor]
     return normalize
 
 
-def _method_for(config: RunConfig, dataset: ImageDataset) -> Method:
-    return Supervised(build_augmentation(config.augmentation, dataset.image_shape))
-
-
 @torch.no_grad()
 def _evaluate(method: Method, ctx: TrainContext, images: Tensor, labels: Tensor) -> dict[str, float]:
     ctx.model.eval()
@@ -103,7 +99,7 @@ def train_run(
     dataset = load_dataset(config.dataset)
     train_idx, test_idx = stratified_split(dataset.labels, config.train_size, config.seed)
     train_images, train_labels = dataset.images[train_idx], dataset.labels[train_idx]
-    method = _method_for(config, dataset)
+    method = build_recipe(config.method, dataset.image_shape, dataset.num_classes)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = build_model(
@@ -139,11 +135,15 @@ def train_run(
         for index in torch.randperm(len(train_idx), generator=order_generator).split(config.batch_size):
             batch = Batch(train_images[index].to(device), train_labels[index].to(device), train_idx[index].to(device))
             output = method.training_step(batch, ctx)
-            optimizer.zero_grad(set_to_none=True)
+            optimizers = [optimizer, *ctx.extra_optimizers]
+            for each in optimizers:
+                each.zero_grad(set_to_none=True)
             output.loss.backward()
-            optimizer.step()
+            for each in optimizers:
+                each.step()
             schedule.step()
             ctx.step += 1
+            method.on_after_step(ctx)
             loss_sum += output.loss.detach()
         method.on_epoch_end(ctx)
         curves.append((epoch, "train_loss", float(loss_sum) / steps_per_epoch))

@@ -56,6 +56,9 @@ class TrainContext:
         generator: the source of augmentation randomness for this run.
         normalize: maps a uint8 ``(B, C, H, W)`` batch to the float model input.
         total_steps: optimiser steps in the whole run.
+        extra_optimizers: optimisers a method adds in ``setup`` (e.g. for a mix block or a
+            policy network); the trainer zeroes and steps them with the main one, after the
+            backward pass of the loss the method returns.
         epoch: current epoch (0-based), updated by the trainer.
         step: optimiser steps taken so far, updated by the trainer.
     """
@@ -67,12 +70,20 @@ class TrainContext:
     generator: torch.Generator
     normalize: Callable[[Tensor], Tensor]
     total_steps: int
+    extra_optimizers: list[torch.optim.Optimizer] = field(default_factory=list)
     epoch: int = 0
     step: int = 0
 
 
 class Method:
-    """Base class of training recipes. Override :meth:`training_step`; the rest is optional."""
+    """Base class of training recipes. Override :meth:`training_step`; the rest is optional.
+
+    Per batch the trainer calls :meth:`training_step`, zeroes the gradients of ``ctx.optimizer``
+    and ``ctx.extra_optimizers``, back-propagates the returned loss, steps all optimisers and
+    the learning-rate schedule, then calls :meth:`on_after_step` (e.g. for a momentum/EMA
+    model). A method with a loss of its own for a second network returns the sum, or steps that
+    network itself inside ``training_step``.
+    """
 
     def setup(self, ctx: TrainContext) -> None:
         """Create extra networks or optimisers before training starts."""
@@ -80,6 +91,9 @@ class Method:
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         """Compute the loss of one batch (the trainer calls backward and steps)."""
         raise NotImplementedError
+
+    def on_after_step(self, ctx: TrainContext) -> None:
+        """Hook after every optimiser step, e.g. a momentum-encoder or EMA-teacher update."""
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
         """Hook after each epoch, e.g. to update a policy."""

@@ -18,7 +18,7 @@ from augbench.cli import main
 def _rows(db: Path) -> list[tuple[str, str, int, float]]:
     with sqlite3.connect(db) as connection:
         return connection.execute(
-            "SELECT run_key, augmentation, seed, finished_at FROM runs ORDER BY finished_at"
+            "SELECT run_key, method, seed, finished_at FROM runs ORDER BY finished_at"
         ).fetchall()
 
 
@@ -61,7 +61,7 @@ def test_unknown_augmentation_is_one_line_error(tmp_path: Path, capsys: pytest.C
     err = capsys.readouterr().err.strip()
     assert status == 2
     assert len(err.splitlines()) == 1
-    assert "unknown augmentation 'afine'" in err and "'affine'" in err
+    assert "unknown recipe 'afine'" in err and "'affine'" in err
 
 
 def test_killed_run_loses_nothing_finished(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from augbench.bench.trainer import train_run
 
 
 def test_same_config_gives_identical_results() -> None:
-    config = RunConfig(augmentation="affine", epochs=2, train_size=100, seed=3)
+    config = RunConfig(method="affine", epochs=2, train_size=100, seed=3)
     first, second = train_run(config), train_run(config)
     assert first.metrics["test_accuracy"] == second.metrics["test_accuracy"]
     assert first.curves == second.curves
@@ -23,7 +23,7 @@ def test_global_rng_is_left_alone() -> None:
 
 
 def test_augmentation_changes_training() -> None:
-    base = train_run(RunConfig(augmentation="baseline", epochs=2, train_size=100))
-    erased = train_run(RunConfig(augmentation="erasing", epochs=2, train_size=100))
+    base = train_run(RunConfig(method="baseline", epochs=2, train_size=100))
+    erased = train_run(RunConfig(method="erasing", epochs=2, train_size=100))
     assert base.curves != erased.curves
     assert len(base.curves) == 2 and base.curves[0][1] == "train_loss"
