@@ -27,7 +27,9 @@ def image_max(images: Tensor, who: str) -> float:
     """
     if not isinstance(images, Tensor) or images.ndim != 4:
         shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
-        raise InputValueError(f"{who}: expected a (B, C, H, W) image tensor, got {shape}; add the batch axis with x[None]")
+        raise InputValueError(
+            f"{who}: expected a (B, C, H, W) image tensor, got {shape}; add the batch axis with x[None]"
+        )
     if images.dtype == torch.uint8:
         return 255.0
     if images.is_floating_point():
@@ -42,7 +44,9 @@ def check_channels(images: Tensor, who: str, allowed: tuple[int, ...]) -> None:
     channels = images.shape[1]
     if channels not in allowed:
         names = " or ".join(f"{count} ({'grey' if count == 1 else 'RGB'})" for count in allowed)
-        raise InputValueError(f"{who}: needs {names} channels, got shape {tuple(images.shape)}; pass images as (B, 3, H, W) RGB")
+        raise InputValueError(
+            f"{who}: needs {names} channels, got shape {tuple(images.shape)}; pass images as (B, 3, H, W) RGB"
+        )
 
 
 def checked_param(
@@ -79,7 +83,8 @@ def checked_param(
                 bad |= as_float != as_float.round()
             if bool(bad.any()):
                 offender = float(as_float[bad][0])
-                raise InputValueError(_range_message(who, name, offender, low, high, integral, open_low, " (one sample's value)"))
+                where = " (one sample's value)"
+                raise InputValueError(_range_message(who, name, offender, low, high, integral, open_low, where))
     elif not isinstance(value, (int, float)) or isinstance(value, bool):
         raise InputValueError(f"{who}: {name}={value!r} must be a number or a (B,) tensor")
     elif (

@@ -131,8 +131,10 @@ def warp_affine(
     points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1), torch.ones(height * width, device=images.device, dtype=dtype)], -1)
     source = points @ matrix.transpose(1, 2)  # (B, H*W, 2), centred pixel coordinates
     if interpolation == "nearest":
-        col = torch.round(source[..., 0] + width * 0.5 - 0.5)
-        row = torch.round(source[..., 1] + height * 0.5 - 0.5)
+        # The pixel whose area contains the source point (Pillow's convention: halfway points
+        # go to the pixel on the right/below, where torch.round would round half to even).
+        col = torch.floor(source[..., 0] + width * 0.5)
+        row = torch.floor(source[..., 1] + height * 0.5)
         inside = (col >= 0) & (col <= width - 1) & (row >= 0) & (row <= height - 1)
         flat = (row.clamp(0, height - 1) * width + col.clamp(0, width - 1)).long()
         result = images.reshape(batch, channels, height * width).gather(2, flat[:, None, :].expand(batch, channels, -1))

@@ -72,6 +72,10 @@ def solarize(images: Tensor, threshold: BatchParam) -> Tensor:
 
     Shape:
         ``(B, C, H, W)`` -> same shape and dtype.
+
+    Example:
+        >>> solarize(torch.tensor([0, 100, 200, 255], dtype=torch.uint8).view(1, 1, 1, 4), 128).flatten().tolist()
+        [0, 100, 55, 0]
     """
     image_max(images, "solarize")
     threshold_t = checked_param(threshold, images, "threshold", "solarize", low=0.0)
@@ -118,6 +122,11 @@ def posterize(images: Tensor, bits: BatchParam) -> Tensor:
 
     Shape:
         ``(B, C, H, W)`` -> same shape and dtype.
+
+    Example:
+        >>> images = torch.tensor([0, 100, 200, 255], dtype=torch.uint8).view(1, 1, 1, 4)
+        >>> posterize(images, torch.tensor([2])).flatten().tolist()
+        [0, 64, 192, 192]
     """
     image_max(images, "posterize")
     bits_t = checked_param(bits, images, "bits", "posterize", low=0.0, high=8.0, integral=True).round().long()

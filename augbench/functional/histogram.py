@@ -31,6 +31,10 @@ def autocontrast(images: Tensor) -> Tensor:
 
     Shape:
         ``(B, C, H, W)`` -> same shape and dtype.
+
+    Example:
+        >>> autocontrast(torch.tensor([50, 100, 150], dtype=torch.uint8).view(1, 1, 1, 3)).flatten().tolist()
+        [0, 127, 255]
     """
     image_max(images, "autocontrast")
     batch, channels = images.shape[:2]

@@ -20,10 +20,13 @@ def test_square_position_clipping_and_fill(cifar64):
     assert torch.equal(F.cutout(images, 5, 5, 0), images)
     floats = F.cutout(images.float() / 255, 16, 16, 4, fill=(0.1, 0.2, 0.3))
     assert floats.dtype == torch.float32
-    torch.testing.assert_close(floats[:, :, 14:18, 14:18], torch.tensor([0.1, 0.2, 0.3]).view(1, 3, 1, 1).expand(3, 3, 4, 4))
+    expected_fill = torch.tensor([0.1, 0.2, 0.3]).view(1, 3, 1, 1).expand(3, 3, 4, 4)
+    torch.testing.assert_close(floats[:, :, 14:18, 14:18], expected_fill)
 
 
-@pytest.mark.parametrize("call", [lambda x: F.cutout(x, 3, 3, -2), lambda x: F.cutout(x, 3.5, 3, 2), lambda x: F.cutout(x[0], 3, 3, 2)])
+@pytest.mark.parametrize(
+    "call", [lambda x: F.cutout(x, 3, 3, -2), lambda x: F.cutout(x, 3.5, 3, 2), lambda x: F.cutout(x[0], 3, 3, 2)]
+)
 def test_bad_params_raise_one_line(cifar64, call):
     with pytest.raises(InputValueError) as info:
         call(cifar64[:2])

@@ -18,7 +18,8 @@ def test_formula_with_given_noise(cifar64):
     unclipped = F.gaussian_noise(images, mean, sigma, clip=False, noise=noise)
     torch.testing.assert_close(unclipped, images + mean.view(-1, 1, 1, 1) + sigma.view(-1, 1, 1, 1) * noise)
     uint8 = F.gaussian_noise(cifar64[:4], mean, sigma, noise=noise)
-    reference = (cifar64[:4].float() + 255 * (mean.view(-1, 1, 1, 1) + sigma.view(-1, 1, 1, 1) * noise)).round().clamp(0, 255)
+    offset = 255 * (mean.view(-1, 1, 1, 1) + sigma.view(-1, 1, 1, 1) * noise)
+    reference = (cifar64[:4].float() + offset).round().clamp(0, 255)
     assert uint8.dtype == torch.uint8 and torch.equal(uint8, reference.to(torch.uint8))
 
 
