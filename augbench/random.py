@@ -1,9 +1,10 @@
 """Randomness for augbench: the ``Params`` container, the default generator and batched draws.
 
-All randomness in the library flows through an explicit ``torch.Generator``. When none is
-passed, augbench uses its own default generator (seed it with :func:`augbench.seed`), never
-torch's global RNG. Draws happen on the generator's device and are then moved to the images'
-device, so a CPU generator gives the same parameters whatever device the images are on.
+All randomness in the library flows through an explicit ``torch.Generator`` or a
+:class:`~augbench.keyed.KeyedGenerator` (per-sample keyed draws). When none is passed, augbench
+uses its own default generator (seed it with :func:`augbench.seed`), never torch's global RNG.
+Draws happen on the generator's device and are then moved to the images' device, so a CPU
+generator gives the same parameters whatever device the images are on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Union
 import torch
 from torch import Tensor
 
+from augbench.distributions import AnyGenerator, rand
 from augbench.errors import InputValueError
 
 __all__ = [
@@ -72,10 +74,11 @@ class Params(Mapping[str, ParamValue]):
 
     Args:
         batch_size: number of samples the draw is for.
+        drawn_by: name of the transform that drew them, checked when they are applied.
         **entries: tensors of shape ``(batch_size, ...)`` or nested ``Params``.
     """
 
-    def __init__(self, batch_size: int, **entries: ParamValue) -> None:
+    def __init__(self, batch_size: int, *, drawn_by: str = "", **entries: ParamValue) -> None:
         for name, value in entries.items():
             size = value.batch_size if isinstance(value, Params) else value.shape[0]
             if size != batch_size:
@@ -83,6 +86,7 @@ class Params(Mapping[str, ParamValue]):
                     f"param {name!r} has leading size {size}, expected batch size {batch_size}"
                 )
         self._batch_size = int(batch_size)
+        self.drawn_by = drawn_by
         self._entries = dict(entries)
 
     @property
@@ -116,7 +120,7 @@ class Params(Mapping[str, ParamValue]):
 
     def to(self, device: torch.device | str) -> Params:
         """The same parameters on ``device`` (a no-op for entries already there)."""
-        return Params(self._batch_size, **{k: v.to(device) for k, v in self._entries.items()})
+        return Params(self._batch_size, drawn_by=self.drawn_by, **{k: v.to(device) for k, v in self._entries.items()})
 
     def expand(self, batch_size: int) -> Params:
         """Repeat a single draw (batch size 1) for ``batch_size`` samples, without copying."""
@@ -124,6 +128,7 @@ class Params(Mapping[str, ParamValue]):
             raise InputValueError(f"only a draw of batch size 1 can be expanded, got {self._batch_size}")
         return Params(
             batch_size,
+            drawn_by=self.drawn_by,
             **{
                 k: v.expand(batch_size) if isinstance(v, Params) else v.expand(batch_size, *v.shape[1:])
                 for k, v in self._entries.items()
@@ -131,31 +136,30 @@ class Params(Mapping[str, ParamValue]):
         )
 
 
-def _device(generator: torch.Generator) -> torch.device:
-    return generator.device
+def _shape(size: int | tuple[int, ...]) -> tuple[int, ...]:
+    return (size,) if isinstance(size, int) else tuple(size)
 
 
-def uniform(low: float, high: float, n: int, generator: torch.Generator) -> Tensor:
-    """``n`` float32 draws from U[low, high), shape ``(n,)``, on the generator's device."""
-    u = torch.rand(n, generator=generator, device=_device(generator))
-    return low + (high - low) * u
+def uniform(low: float, high: float, size: int | tuple[int, ...], generator: AnyGenerator) -> Tensor:
+    """float32 draws from U[low, high) of shape ``size`` (an int ``n`` means ``(n,)``)."""
+    return low + (high - low) * rand(_shape(size), generator)
 
 
-def log_uniform(low: float, high: float, n: int, generator: torch.Generator) -> Tensor:
-    """``n`` draws whose logarithm is uniform on [log low, log high), shape ``(n,)``."""
-    return torch.exp(uniform(math.log(low), math.log(high), n, generator))
+def log_uniform(low: float, high: float, size: int | tuple[int, ...], generator: AnyGenerator) -> Tensor:
+    """Draws whose logarithm is uniform on [log low, log high), of shape ``size``."""
+    return torch.exp(uniform(math.log(low), math.log(high), size, generator))
 
 
-def bernoulli(p: float, n: int, generator: torch.Generator) -> Tensor:
+def bernoulli(p: float, n: int, generator: AnyGenerator) -> Tensor:
     """``n`` booleans, each True with probability ``p``, shape ``(n,)``."""
-    return torch.rand(n, generator=generator, device=_device(generator)) < p
+    return rand((n,), generator) < p
 
 
-def randint(high: Tensor, generator: torch.Generator) -> Tensor:
+def randint(high: Tensor, generator: AnyGenerator) -> Tensor:
     """One integer per entry of ``high``, uniform on ``[0, high)``; int64, same shape as ``high``.
 
     ``high`` may differ per sample (e.g. the number of valid crop positions), which
     ``torch.randint`` cannot do.
     """
-    u = torch.rand(high.shape, generator=generator, device=_device(generator))
+    u = rand(tuple(high.shape), generator)
     return torch.minimum((u * high).long(), (high - 1).clamp(min=0).long())

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 import augbench.functional as F
-from augbench.mix._random import beta
+from augbench.distributions import beta
 from augbench.mix.base import MIXERS, Mixer, check_alpha
 from augbench.random import Params, randint
 
@@ -107,7 +107,7 @@ class CutMix(Mixer):
     def make_params(self, images: Tensor, partners: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
         height, width = images.shape[-2:]
         n = partners.shape[0]
-        lam = beta(self.alpha, self.alpha, n, generator)
+        lam = beta(self.alpha, self.alpha, (n,), generator)
         centre_row = randint(torch.full((n,), height, device=generator.device), generator)
         centre_col = randint(torch.full((n,), width, device=generator.device), generator)
         return centred_box(lam, centre_row, centre_col, height, width)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from augbench.errors import InputValueError
-from augbench.mix._random import beta
+from augbench.distributions import beta
 from augbench.mix.base import MIXERS, Mixer, check_alpha
 from augbench.random import Params
 
@@ -111,7 +111,7 @@ class FMix(Mixer):
         height, width = images.shape[-2:]
         n = partners.shape[0]
         coefficients = torch.randn(n, 2, height, width // 2 + 1, generator=generator, device=generator.device)
-        return {"lam": beta(self.alpha, self.alpha, n, generator), "coefficients": coefficients}
+        return {"lam": beta(self.alpha, self.alpha, (n,), generator), "coefficients": coefficients}
 
     def mix(self, images: Tensor, partner_images: Tensor, params: Params) -> tuple[Tensor, Tensor]:
         height, width = images.shape[-2:]

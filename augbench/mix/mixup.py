@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from augbench.functional._utils import compute_dtype, restore_dtype
-from augbench.mix._random import beta
+from augbench.distributions import beta
 from augbench.mix.base import MIXERS, Mixer, check_alpha
 from augbench.random import Params
 
@@ -54,7 +54,7 @@ class Mixup(Mixer):
         self.alpha = check_alpha(type(self).__name__, alpha)
 
     def make_params(self, images: Tensor, partners: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
-        return {"lam": beta(self.alpha, self.alpha, partners.shape[0], generator)}
+        return {"lam": beta(self.alpha, self.alpha, (partners.shape[0],), generator)}
 
     def mix(self, images: Tensor, partner_images: Tensor, params: Params) -> tuple[Tensor, Tensor]:
         dtype = compute_dtype(images)

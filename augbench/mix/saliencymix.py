@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as nnf
 from torch import Tensor
 
-from augbench.mix._random import beta
+from augbench.distributions import beta
 from augbench.mix.base import MIXERS, Mixer, check_alpha
 from augbench.mix.cutmix import centred_box, paste_box
 from augbench.random import Params
@@ -131,7 +131,7 @@ class SaliencyMix(Mixer):
 
     def make_params(self, images: Tensor, partners: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
         height, width = images.shape[-2:]
-        lam = beta(self.alpha, self.alpha, partners.shape[0], generator)
+        lam = beta(self.alpha, self.alpha, (partners.shape[0],), generator)
         rows, cols = saliency_peaks(images[partners])
         return centred_box(lam, rows, cols, height, width)
 

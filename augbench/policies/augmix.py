@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as nnf
 from torch import Tensor
 
-from augbench.distributions import beta, dirichlet, rand
+from augbench.distributions import AnyGenerator, beta, dirichlet, rand
 from augbench.errors import ConfigError
 from augbench.functional._utils import restore_dtype
 from augbench.policies.ops import SPACES, OpRange, apply_ops, op_values
@@ -93,7 +93,7 @@ class AugMix(Transform):
         self.fill = check_fill("AugMix", fill)
         self._ops = AUGMIX_ALL_OPS if all_ops else AUGMIX_OPS
 
-    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
         steps = (n, self.width, _MAX_DEPTH)
         weights = dirichlet(self.alpha, (n, self.width), generator)
         mix = beta(self.alpha, self.alpha, (n,), generator)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from augbench.distributions import rand
+from augbench.distributions import AnyGenerator, rand
 from augbench.errors import ConfigError
 from augbench.policies.ops import SPACES, apply_ops, op_values
 from augbench.policies.strings import Grammar, register_element
@@ -154,7 +154,7 @@ class AutoAugment(Transform):
         self._probability = torch.tensor([[p for _, p, _ in pair] for pair in subpolicies])
         self._level = torch.tensor([[(m or 0) / (_MAGNITUDE_BINS - 1) for _, _, m in pair] for pair in subpolicies])
 
-    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
         count = self._op_table.shape[0]
         device = generator.device
         subpolicy = (rand((n,), generator) * count).long().clamp_(max=count - 1)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from augbench.distributions import normal, rand
+from augbench.distributions import AnyGenerator, normal, rand
 from augbench.errors import ConfigError
 from augbench.policies.ops import apply_ops, check_space, op_values
 from augbench.policies.strings import ElementSpec, Grammar, Section, register_element
@@ -25,7 +25,7 @@ RANDAUGMENT_OPS = (
 """The paper's 14 ops (K = 14), also TrivialAugment's."""
 
 
-def _draw_ops(n: int, layers: int, num_ops: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+def _draw_ops(n: int, layers: int, num_ops: int, generator: AnyGenerator) -> tuple[Tensor, Tensor]:
     """Uniform op indices ``(n, layers)`` and random signs (+-1) ``(n, layers)``."""
     op = (rand((n, layers), generator) * num_ops).long().clamp_(max=num_ops - 1)
     sign = torch.where(rand((n, layers), generator) < 0.5, -1.0, 1.0)
@@ -114,7 +114,7 @@ class RandAugment(_OpSequence):
         self.num_magnitude_bins = num_magnitude_bins
         self.magnitude_std = float(magnitude_std)
 
-    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
         op, sign = _draw_ops(n, self.num_ops, len(self.ops), generator)
         magnitude = torch.full((n, self.num_ops), self.magnitude, device=op.device)
         if math.isinf(self.magnitude_std):
@@ -163,7 +163,7 @@ class TrivialAugmentWide(_OpSequence):
             raise ConfigError(f"TrivialAugmentWide: num_magnitude_bins={num_magnitude_bins!r} must be an int >= 2")
         self.num_magnitude_bins = num_magnitude_bins
 
-    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
         op, sign = _draw_ops(n, 1, len(self.ops), generator)
         bins = self.num_magnitude_bins
         level = (rand((n, 1), generator) * bins).floor().clamp_(max=bins - 1) / (bins - 1)

@@ -7,8 +7,8 @@ batch and image size, e.g. a segmentation mask with ``target="mask"``.
 
 The base class owns what every transform shares, so subclasses never re-implement it:
 input validation, the per-sample application probability ``p`` (a boolean ``"apply"``
-entry in the params), ``same_on_batch`` (one draw expanded to the batch) and moving the
-params to the images' device.
+entry in the params), ``same_on_batch`` (one draw expanded to the batch), keyed draws
+(``keys=``, ``seed=``: see :mod:`augbench.keyed`) and moving the params to the images' device.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import torch
 from torch import Tensor
 
 from augbench.checks import IMAGE, check_batch, check_target
+from augbench.distributions import AnyGenerator
 from augbench.errors import InputValueError
+from augbench.keyed import KeyedGenerator
 from augbench.random import Params, bernoulli, resolve_generator
 from augbench.registry import Registry
 
@@ -65,8 +67,11 @@ class Transform:
         self.same_on_batch = bool(same_on_batch)
 
     # -- to implement -------------------------------------------------------------------------
-    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
-        """Draw ``n`` parameter sets for images of ``shape``; tensors of leading dim ``n``."""
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
+        """Draw ``n`` parameter sets for images of ``shape``; tensors of leading dim ``n``.
+
+        Draw only through :mod:`augbench.random` / :mod:`augbench.distributions` helpers, which
+        accept both a ``torch.Generator`` and a ``KeyedGenerator``."""
         raise NotImplementedError
 
     def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
@@ -78,29 +83,54 @@ class Transform:
         return shape
 
     # -- public API ---------------------------------------------------------------------------
-    def sample(self, images: Tensor, generator: torch.Generator | None = None) -> Params:
+    def sample(
+        self,
+        images: Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        keys: Tensor | None = None,
+        seed: int | None = None,
+    ) -> Params:
         """Draw one parameter set per sample of ``images``.
 
         Args:
             images: ``(B, C, H, W)`` batch; only its shape and device are used.
             generator: source of randomness; ``None`` uses augbench's default generator
                 (see :func:`augbench.seed`), never torch's global RNG.
+            keys: ``(B,)`` integer sample keys for keyed draws: each sample's parameters are
+                then a function of ``(seed, key)`` alone, whatever its batch, position, batch
+                size, device or worker. Put the epoch into the key to vary draws by epoch.
+            seed: the seed of keyed draws (required with ``keys``).
 
         Returns:
             ``Params`` with leading dimension ``B``, on the images' device.
         """
-        images = check_batch(images, type(self).__name__)
-        return self.sample_for(images.shape[0], tuple(images.shape[1:]), resolve_generator(generator)).to(
-            images.device
-        )
+        who = type(self).__name__
+        images = check_batch(images, who)
+        if keys is None:
+            if seed is not None:
+                raise InputValueError(f"{who}: seed= is for keyed draws and needs keys=; pass a generator otherwise")
+            source: AnyGenerator = resolve_generator(generator)
+        else:
+            if generator is not None or seed is None or self.same_on_batch:
+                raise InputValueError(
+                    f"{who}: keyed draws take keys= and seed= without a generator and without same_on_batch"
+                )
+            if not isinstance(keys, Tensor) or keys.shape != (images.shape[0],):
+                raise InputValueError(
+                    f"{who}: keys must be a ({images.shape[0]},) tensor, one key per sample, got "
+                    f"{tuple(getattr(keys, 'shape', ()))}"
+                )
+            source = KeyedGenerator(keys, seed)
+        return self.sample_for(images.shape[0], tuple(images.shape[1:]), source).to(images.device)
 
-    def sample_for(self, batch_size: int, shape: ImageShape, generator: torch.Generator) -> Params:
+    def sample_for(self, batch_size: int, shape: ImageShape, generator: AnyGenerator) -> Params:
         """:meth:`sample` from the batch size and image shape alone (used by ``Compose``)."""
         n = 1 if self.same_on_batch else batch_size
         entries = self.make_params(n, shape, generator)
         if self.p < 1.0:
             entries[APPLY] = bernoulli(self.p, n, generator)
-        params = Params(n, **entries)
+        params = Params(n, drawn_by=type(self).__name__, **entries)
         return params.expand(batch_size) if self.same_on_batch and batch_size != 1 else params
 
     def apply(self, images: Tensor, params: Params, target: str = IMAGE) -> Tensor:
@@ -124,6 +154,10 @@ class Transform:
         who = type(self).__name__
         if not isinstance(params, Params):
             raise InputValueError(f"{who}: params must be the Params returned by sample(), got {type(params).__name__}")
+        if params.drawn_by and params.drawn_by != who:
+            raise InputValueError(
+                f"{who}: params were drawn by {params.drawn_by}; pass the params this transform's sample() returned"
+            )
         if params.batch_size != images.shape[0]:
             raise InputValueError(
                 f"{who}: params were drawn for a batch of {params.batch_size}, got {images.shape[0]} images; "
@@ -134,9 +168,16 @@ class Transform:
             return self.transform(images, params, target)
         return self._apply_selected(images, params, target)
 
-    def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """``self.apply(images, self.sample(images, generator))``."""
-        return self.apply(images, self.sample(images, generator))
+    def __call__(
+        self,
+        images: Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        keys: Tensor | None = None,
+        seed: int | None = None,
+    ) -> Tensor:
+        """``self.apply(images, self.sample(images, generator, keys=keys, seed=seed))``."""
+        return self.apply(images, self.sample(images, generator, keys=keys, seed=seed))
 
     def _apply_selected(self, images: Tensor, params: Params, target: str) -> Tensor:
         mask = params[APPLY]
@@ -149,7 +190,7 @@ class Transform:
         result = images.clone()
         if selected.numel():
             subset = Params(
-                selected.numel(), **{k: v.index_select(0, selected) for k, v in params.items() if k != APPLY}
+                selected.numel(), drawn_by=params.drawn_by, **{k: v.index_select(0, selected) for k, v in params.items() if k != APPLY}
             )
             result[selected] = self.transform(images.index_select(0, selected), subset, target)
         return result
@@ -210,12 +251,15 @@ class Compose(Transform):
                 )
         self.transforms = transforms
 
-    def sample_for(self, batch_size: int, shape: ImageShape, generator: torch.Generator) -> Params:
+    def sample_for(self, batch_size: int, shape: ImageShape, generator: AnyGenerator) -> Params:
         children: dict[str, Any] = {}
         for index, child in enumerate(self.transforms):
-            children[str(index)] = child.sample_for(batch_size, shape, generator)
+            # Keyed draws give each child its own stream, so adding a transform to a pipeline
+            # leaves the draws of the others unchanged.
+            source = generator.child(index) if isinstance(generator, KeyedGenerator) else generator
+            children[str(index)] = child.sample_for(batch_size, shape, source)
             shape = child.output_shape(shape)
-        return Params(batch_size, **children)
+        return Params(batch_size, drawn_by=type(self).__name__, **children)
 
     def output_shape(self, shape: ImageShape) -> ImageShape:
         for child in self.transforms:

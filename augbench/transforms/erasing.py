@@ -10,6 +10,7 @@ from torch import Tensor
 
 import augbench.functional as F
 from augbench.checks import MASK
+from augbench.distributions import AnyGenerator, rand
 from augbench.errors import InputValueError
 from augbench.random import Params, log_uniform, randint, uniform
 from augbench.transforms._args import check_fill, check_range, fill_for
@@ -63,13 +64,13 @@ class RandomErasing(Transform):
         else:
             self.value = check_fill(who, value)
 
-    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
         channels, height, width = shape
-        tries = n * _ERASE_TRIES
+        tries = (n, _ERASE_TRIES)
         area = height * width * uniform(*self.scale, tries, generator)
         aspect = log_uniform(*self.ratio, tries, generator)
-        box_h = torch.round(torch.sqrt(area * aspect)).view(n, _ERASE_TRIES)
-        box_w = torch.round(torch.sqrt(area / aspect)).view(n, _ERASE_TRIES)
+        box_h = torch.round(torch.sqrt(area * aspect))
+        box_w = torch.round(torch.sqrt(area / aspect))
         fits = (box_h < height) & (box_w < width)
         first = fits.to(torch.uint8).argmax(1, keepdim=True)
         found = fits.any(1)
@@ -82,7 +83,7 @@ class RandomErasing(Transform):
             "width": box_w,
         }
         if self.value == "random":
-            params["noise"] = torch.rand(n, channels, height, width, generator=generator, device=generator.device)
+            params["noise"] = rand((n, channels, height, width), generator)
         return params
 
     def transform(self, images: Tensor, params: Params, target: str) -> Tensor:

@@ -14,6 +14,7 @@ from torch import Tensor
 
 import augbench.functional as F
 from augbench.checks import MASK
+from augbench.distributions import AnyGenerator
 from augbench.errors import InputValueError
 from augbench.functional.geometry import Interpolation, PaddingMode
 from augbench.random import Params, log_uniform, randint, uniform
@@ -45,7 +46,7 @@ class HorizontalFlip(Transform):
     def __init__(self, p: float = 0.5, *, same_on_batch: bool = False) -> None:
         super().__init__(p=p, same_on_batch=same_on_batch)
 
-    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
         return {}
 
     def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
@@ -101,13 +102,13 @@ class RandomResizedCrop(Transform):
         self.interpolation = _check_interpolation(who, interpolation)
         self.antialias = bool(antialias)
 
-    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
         _, height, width = shape
-        tries = n * _CROP_TRIES
+        tries = (n, _CROP_TRIES)
         area = height * width * uniform(*self.scale, tries, generator)
         aspect = log_uniform(*self.ratio, tries, generator)
-        crop_w = torch.round(torch.sqrt(area * aspect)).view(n, _CROP_TRIES)
-        crop_h = torch.round(torch.sqrt(area / aspect)).view(n, _CROP_TRIES)
+        crop_w = torch.round(torch.sqrt(area * aspect))
+        crop_h = torch.round(torch.sqrt(area / aspect))
         fits = (crop_w > 0) & (crop_w <= width) & (crop_h > 0) & (crop_h <= height)
         first = fits.to(torch.uint8).argmax(1, keepdim=True)  # index of the first box that fits
         crop_h = crop_h.gather(1, first)[:, 0]
@@ -203,7 +204,7 @@ class RandomCrop(Transform):
             left, top, right, bottom = left + extra_w, top + extra_h, right + extra_w, bottom + extra_h
         return left, top, right, bottom
 
-    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
         _, height, width = shape
         left, top, right, bottom = self._padding_for(height, width)
         room_h = height + top + bottom - self.size[0] + 1
@@ -297,7 +298,7 @@ class RandomAffine(Transform):
             return (*check_range(who, "shear[:2]", values[:2]), *check_range(who, "shear[2:]", values[2:]))
         raise InputValueError(f"{who}: shear={shear!r} must be a number, (min, max) or (xmin, xmax, ymin, ymax)")
 
-    def make_params(self, n: int, shape: ImageShape, generator: torch.Generator) -> dict[str, Tensor]:
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
         _, height, width = shape
         zeros = torch.zeros(n, device=generator.device)
         params = {"angle": uniform(*self.degrees, n, generator), "translate_x": zeros, "translate_y": zeros}
