@@ -12,7 +12,7 @@ from torch import Tensor
 
 from augbench.errors import InputTypeError, InputValueError
 
-__all__ = ["IMAGE", "MASK", "TARGETS", "check_batch", "check_target", "check_batch_param"]
+__all__ = ["IMAGE", "MASK", "TARGETS", "check_batch", "check_kernel_batch", "check_target", "check_batch_param"]
 
 IMAGE = "image"
 MASK = "mask"
@@ -90,6 +90,23 @@ def check_batch(images: object, who: str, target: str = IMAGE) -> Tensor:
             f"{who}: floating images must lie in [0, 1], got values in [{low_value:.4g}, {high_value:.4g}]; "
             "augment before normalising, or divide uint8 data by 255"
         )
+    return images
+
+
+def check_kernel_batch(images: object, who: str) -> Tensor:
+    """The cheap structural checks of kernel inputs: a 4-D tensor with a non-empty batch.
+
+    Kernels in :mod:`augbench.functional` run inside policies many times per batch, so they
+    check only metadata (no pass over the pixels); :func:`check_batch` at the transform
+    boundary also checks values.
+    """
+    if not isinstance(images, Tensor):
+        raise InputTypeError(f"{who}: expected a torch.Tensor of shape (B, C, H, W), got {type(images).__name__}")
+    if images.ndim != 4:
+        fix = "add the batch axis with x.unsqueeze(0)" if images.ndim == 3 else "reshape it to (B, C, H, W)"
+        raise InputValueError(f"{who}: expected a 4-D batch (B, C, H, W), got shape {tuple(images.shape)}; {fix}")
+    if 0 in images.shape:
+        raise InputValueError(f"{who}: empty batch or image, shape {tuple(images.shape)}; pass at least one non-empty image")
     return images
 
 

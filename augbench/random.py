@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from augbench.distributions import AnyGenerator, rand
-from augbench.errors import InputValueError
+from augbench.errors import InputTypeError, InputValueError
 
 __all__ = [
     "Params",
@@ -59,7 +59,7 @@ def resolve_generator(generator: torch.Generator | None) -> torch.Generator:
     if generator is None:
         return _default
     if not isinstance(generator, torch.Generator):
-        raise TypeError(
+        raise InputTypeError(
             f"generator must be a torch.Generator or None, got {type(generator).__name__}; "
             "pass torch.Generator().manual_seed(0)"
         )
@@ -80,14 +80,27 @@ class Params(Mapping[str, ParamValue]):
 
     def __init__(self, batch_size: int, *, drawn_by: str = "", **entries: ParamValue) -> None:
         for name, value in entries.items():
+            if not isinstance(value, (Params, Tensor)) or (isinstance(value, Tensor) and value.ndim == 0):
+                raise InputValueError(
+                    f"param {name!r} must be a tensor with a leading batch dimension or a Params, got "
+                    f"{type(value).__name__} of shape {tuple(getattr(value, 'shape', ()))}"
+                )
             size = value.batch_size if isinstance(value, Params) else value.shape[0]
             if size != batch_size:
                 raise InputValueError(
                     f"param {name!r} has leading size {size}, expected batch size {batch_size}"
                 )
-        self._batch_size = int(batch_size)
-        self.drawn_by = drawn_by
-        self._entries = dict(entries)
+        object.__setattr__(self, "_batch_size", int(batch_size))
+        object.__setattr__(self, "_drawn_by", drawn_by)
+        object.__setattr__(self, "_entries", dict(entries))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Params are immutable; build a new Params instead of setting {name!r}")
+
+    @property
+    def drawn_by(self) -> str:
+        """Name of the transform that drew these parameters ("" when unknown)."""
+        return self._drawn_by
 
     @property
     def batch_size(self) -> int:

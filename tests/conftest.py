@@ -21,13 +21,6 @@ def rgb_batch() -> torch.Tensor:
     return torch.randint(0, 256, (16, 3, 20, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # tests/ mirrors the package without __init__.py files, so basenames repeat
-    # (tests/functional/test_geometry.py and tests/transforms/test_geometry.py); the default
-    # "prepend" import mode would import both as the top-level module ``test_geometry``.
-    config.option.importmode = "importlib"
-
-
 CIFAR10_TEST = SHARED_DATA / "cifar10" / "test_batch_first1000.bin"
 CIFAR10_RECORD = 1 + 3 * 32 * 32  # one label byte, then the image as 3 x 32 x 32 (CHW) bytes
 

@@ -14,8 +14,10 @@ import torch
 import torch.nn.functional as nnf
 from torch import Tensor
 
+from augbench.checks import check_kernel_batch
 from augbench.errors import InputValueError
-from augbench.functional._utils import BatchParam, Scalar, batch_param, compute_dtype, fill_tensor, restore_dtype
+from augbench.functional._pixel import checked_param
+from augbench.functional._utils import BatchParam, Scalar, fill_tensor, restore_dtype
 from augbench.functional.geometry import Interpolation
 
 __all__ = ["affine", "rotate", "inverse_affine_matrix"]
@@ -77,19 +79,18 @@ def affine(
         raise InputValueError(
             f"translate and shear take two values (x, y), got translate={translate!r}, shear={shear!r}"
         )
-    if interpolation not in ("nearest", "bilinear"):
-        raise InputValueError(f"interpolation={interpolation!r} is unknown; use 'bilinear' or 'nearest'")
-    batch, _, height, width = images.shape
-    dtype = compute_dtype(images)
-    scale_t = batch_param(scale, images, "scale", dtype)
+    check_kernel_batch(images, "affine")
+    _check_interpolation(images, interpolation, "affine")
+    _, _, height, width = images.shape
+    scale_t = checked_param(scale, images, "scale", "affine", low=0.0, open_low=True)
     centre = (0.0, 0.0) if center is None else (center[0] - width * 0.5, center[1] - height * 0.5)
     matrix = inverse_affine_matrix(
-        batch_param(angle, images, "angle", dtype),
-        batch_param(translate[0], images, "translate", dtype),
-        batch_param(translate[1], images, "translate", dtype),
+        checked_param(angle, images, "angle", "affine"),
+        checked_param(translate[0], images, "translate", "affine"),
+        checked_param(translate[1], images, "translate", "affine"),
         scale_t,
-        batch_param(shear[0], images, "shear", dtype),
-        batch_param(shear[1], images, "shear", dtype),
+        checked_param(shear[0], images, "shear", "affine", low=-89.0, high=89.0),
+        checked_param(shear[1], images, "shear", "affine", low=-89.0, high=89.0),
         torch.full_like(scale_t, centre[0]),
         torch.full_like(scale_t, centre[1]),
     )
@@ -107,8 +108,18 @@ def rotate(
 
     The canvas size is kept (torchvision's ``expand=False``). Shape: ``(B, C, H, W)`` -> same.
     """
-    angle_t = batch_param(angle, images, "angle", compute_dtype(images))
+    check_kernel_batch(images, "rotate")
+    angle_t = checked_param(angle, images, "angle", "rotate")
     return affine(images, -angle_t, (0.0, 0.0), 1.0, (0.0, 0.0), interpolation, fill, center)
+
+
+def _check_interpolation(images: Tensor, interpolation: str, who: str) -> None:
+    if interpolation not in ("nearest", "bilinear"):
+        raise InputValueError(f"{who}: interpolation={interpolation!r} is unknown; use 'bilinear' or 'nearest'")
+    if interpolation == "bilinear" and not (images.is_floating_point() or images.dtype == torch.uint8):
+        raise InputValueError(
+            f"{who}: bilinear interpolation needs uint8 or floating images, got {images.dtype}; use 'nearest'"
+        )
 
 
 def warp_affine(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from augbench.checks import check_kernel_batch
 from augbench.functional._utils import BatchParam, Scalar, batch_param, fill_tensor
 
 __all__ = ["erase", "box_mask"]
@@ -43,5 +44,6 @@ def erase(
     Shape:
         ``(B, C, H, W)`` -> same shape and dtype; a new tensor (the input is not modified).
     """
+    check_kernel_batch(images, "erase")
     mask = box_mask(images, i, j, h, w)
     return torch.where(mask, fill_tensor(v, images, images.dtype), images)

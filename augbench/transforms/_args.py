@@ -28,6 +28,8 @@ def check_range(
     else:
         form = "a number or (min, max)" if symmetric else "(min, max)"
         raise InputValueError(f"{who}: {name}={value!r} must be {form}")
+    if math.isnan(pair[0]) or math.isnan(pair[1]):
+        raise InputValueError(f"{who}: {name}={value!r} contains NaN; pass finite numbers")
     if pair[0] > pair[1]:
         raise InputValueError(f"{who}: {name}={value!r} has min > max; pass ({pair[1]}, {pair[0]})")
     if pair[0] < low or pair[1] > high:

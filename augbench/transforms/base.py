@@ -267,6 +267,11 @@ class Compose(Transform):
         return shape
 
     def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
+        if len(params) != len(self.transforms) or any(str(i) not in params for i in range(len(self.transforms))):
+            raise InputValueError(
+                f"Compose: params hold draws for {len(params)} transforms, this pipeline has "
+                f"{len(self.transforms)}; pass the params this pipeline's sample() returned"
+            )
         for index, child in enumerate(self.transforms):
             images = child.apply_checked(images, params[str(index)], target)
         return images

@@ -275,7 +275,17 @@ class RandomAffine(Transform):
         self.shear = self._check_shear(who, shear)
         self.interpolation = _check_interpolation(who, interpolation)
         self.fill = check_fill(who, fill)
-        self.center = None if center is None else (float(center[0]), float(center[1]))
+        self.center = self._check_center(who, center)
+
+    @staticmethod
+    def _check_center(who: str, center: Sequence[float] | None) -> tuple[float, float] | None:
+        if center is None:
+            return None
+        if not isinstance(center, Sequence) or len(center) != 2 or not all(
+            isinstance(v, (int, float)) and math.isfinite(v) for v in center
+        ):
+            raise InputValueError(f"{who}: center={center!r} must be (x, y) pixel coordinates or None")
+        return (float(center[0]), float(center[1]))
 
     @staticmethod
     def _check_translate(who: str, translate: Sequence[float]) -> tuple[float, float]:

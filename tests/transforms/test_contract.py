@@ -450,3 +450,38 @@ def test_compose_replay_equals_children_applied_in_order(case: str, rgb_batch: t
     for index, child in enumerate(pipeline.transforms):
         expected_mask = child.apply(expected_mask, params[str(index)], target="mask")
     assert torch.equal(pipeline.apply(mask, params, target="mask"), expected_mask)
+
+
+# -- other devices (run where CUDA is available) ---------------------------------------------------
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@CUDA
+@DTYPES
+@ALL
+def test_cuda_images_keep_their_device_and_match_the_cpu_result(case: str, dtype: torch.dtype, rgb_batch: torch.Tensor) -> None:
+    transform = CASES[case].build()
+    images = _as(rgb_batch, dtype)
+    on_cuda = images.cuda()
+    cpu_state, cuda_state = torch.random.get_rng_state(), torch.cuda.get_rng_state()
+    params = transform.sample(on_cuda, generator=_generator(3))  # a CPU generator: the same draw as on the CPU
+    assert all(tensor.device == on_cuda.device for _, tensor in _tensors(params))
+    assert _params_equal(params.to("cpu"), transform.sample(images, generator=_generator(3)))
+    result = transform.apply(on_cuda, params)
+    assert result.device == on_cuda.device and result.dtype == dtype
+    assert torch.equal(torch.random.get_rng_state(), cpu_state) and torch.equal(torch.cuda.get_rng_state(), cuda_state)
+    on_cpu = transform(images, generator=_generator(3))
+    tolerance = 1.0 if dtype == torch.uint8 else 1e-4  # the GPU resamples by matrix products, the CPU may not
+    assert (result.cpu().double() - on_cpu.double()).abs().max() <= tolerance
+    mask = torch.arange(20 * 24).view(1, 1, 20, 24).expand(len(images), -1, -1, -1)
+    assert torch.equal(transform.apply(mask.cuda(), params, target="mask").cpu(), transform.apply(mask, params.to("cpu"), target="mask"))
+
+
+@CUDA
+def test_cuda_generator_draws_on_the_gpu(rgb_batch: torch.Tensor) -> None:
+    images = rgb_batch.cuda()
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    first = RandomAffine(20)(images, generator=generator)
+    assert first.device == images.device
+    assert torch.equal(RandomAffine(20)(images, generator=torch.Generator(device="cuda").manual_seed(0)), first)
