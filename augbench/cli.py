@@ -1,13 +1,21 @@
-"""The ``augbench`` command line: ``augbench run`` trains and compares augmentations."""
+"""The ``augbench`` command line.
+
+- ``augbench run``: train the harness with several augmentations over seeds, print the table.
+- ``augbench bench CONFIG``: run an experiment YAML with a local process pool or Ray.
+- ``augbench report``: plots and a self-contained ``report.html`` from the results database.
+- ``augbench list``: datasets, models, ops, policies, recipes, methods and mixers.
+- ``augbench show POLICY --dataset NAME``: a PNG grid of augmented samples.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from augbench.bench.recipes import RECIPES, check_recipe
 from augbench.bench.config import RunConfig
+from augbench.bench.recipes import RECIPES, check_recipe
 from augbench.errors import AugbenchError
 
 __all__ = ["main", "build_parser"]
@@ -36,21 +44,29 @@ def _seeds(text: str) -> list[int]:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be a positive integer")
     return value
 
 
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=DEFAULT_DB, help=f"results database: a SQLAlchemy URL or a SQLite path (default {DEFAULT_DB})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``augbench`` command."""
-    parser = argparse.ArgumentParser(prog="augbench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="augbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     defaults = RunConfig()
+
     run = commands.add_parser(
         "run",
-        help="train the harness model with each augmentation over several seeds and compare test accuracy",
-        description="Train and compare augmentations on the embedded digits dataset (the cards' small-scale harness).",
+        help="train with each augmentation over several seeds and compare test accuracy",
+        description="Train and compare augmentations (default: the cards' harness on the embedded digits).",
     )
     run.add_argument(
         "--augs", type=_names, default=["baseline", "affine", "erasing", "rrc"],
@@ -59,49 +75,147 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="number of seeds (3) or a list (0,1,2); default 3")
     run.add_argument("--epochs", type=_positive, default=defaults.epochs, help=f"epochs per run (default {defaults.epochs})")
-    run.add_argument("--train-size", type=_positive, default=defaults.train_size, help=f"stratified training subset; the rest is the test set (default {defaults.train_size})")
-    run.add_argument("--db", default=DEFAULT_DB, help=f"results database: a SQLAlchemy URL or a SQLite path (default {DEFAULT_DB})")
+    run.add_argument("--train-size", type=_positive, default=defaults.train_size, help=f"stratified training subset (default {defaults.train_size})")
+    run.add_argument("--dataset", default="digits", help="registered dataset (default digits, embedded)")
+    run.add_argument("--model", default=None, help="registered model (default: the dataset's default, harness_cnn for digits)")
+    run.add_argument("--data-root", default=None, help="folder of the dataset's files (default $AUGBENCH_DATA/<dataset>)")
+    _add_db(run)
     run.add_argument("--device", default="cpu", help="training device, e.g. cpu or cuda (default cpu)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    bench = commands.add_parser("bench", help="run an experiment YAML file", description="Run every (dataset, model, method, seed) of an experiment file.")
+    bench.add_argument("config", type=Path, help="experiment YAML file, e.g. configs/digits.yaml")
+    _add_db(bench)
+    bench.add_argument("--executor", choices=("local", "ray"), default="local", help="local process pool (default) or Ray tasks")
+    bench.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local Ray instance)")
+    bench.add_argument("--workers", type=_positive, default=None, help="local worker processes (default: cores / threads)")
+    bench.add_argument("--threads", type=_positive, default=1, help="torch threads (and Ray CPUs) per run (default 1)")
+    bench.add_argument("--device", default="cpu", help="training device of every run (default cpu)")
+    bench.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    report = commands.add_parser("report", help="write plots and report.html from the results database")
+    _add_db(report)
+    report.add_argument("--out", type=Path, default=Path("results/report"), help="output folder (default results/report)")
+
+    commands.add_parser("list", help="list datasets, models, ops, policies, recipes, methods and mixers")
+
+    show = commands.add_parser("show", help="write a PNG grid of augmented samples")
+    show.add_argument("policy", help="a policy string (rand-m9-n2, rrc32-hflip, ...) or an augmentation recipe (affine)")
+    show.add_argument("--dataset", default="digits", help="dataset to take samples from (default digits)")
+    show.add_argument("--data-root", default=None, help="folder of the dataset's files")
+    show.add_argument("--out", type=Path, default=None, help="PNG path (default results/show-<policy>-<dataset>.png)")
+    show.add_argument("--samples", type=_positive, default=8, help="rows (default 8)")
+    show.add_argument("--views", type=_positive, default=6, help="augmented views per row (default 6)")
+    show.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
+    from augbench.bench.experiment import DEFAULT_MODELS
     from augbench.bench.runner import format_table, run_all, summarize
     from augbench.bench.store import Store
 
     for name in args.augs:
         check_recipe(name)  # unknown names fail before any training
+    model = args.model or DEFAULT_MODELS.get(args.dataset, "harness_cnn")
     configs = [
-        RunConfig(method=aug, seed=seed, epochs=args.epochs, train_size=args.train_size)
+        RunConfig(dataset=args.dataset, model=model, method=aug, seed=seed, epochs=args.epochs,
+                  train_size=args.train_size, data_root=args.data_root)
         for aug in args.augs
         for seed in args.seeds
     ]
     store = Store(args.db)
     try:
-        run_all(configs, store, device=args.device, progress=not args.no_progress)
+        summary = run_all(configs, store, device=args.device, progress=not args.no_progress)
     except KeyboardInterrupt:
         print("\ninterrupted: finished runs are saved; rerun the same command to resume", file=sys.stderr)
         return 130
-    title = (
-        f"digits, train n={args.train_size}, {args.epochs} epochs, seeds {args.seeds} "
-        "(digits are grey and not mirror-symmetric: flips break labels)"
-    )
+    title = f"{args.dataset}/{model}, train n={args.train_size}, {args.epochs} epochs, seeds {args.seeds}"
+    if args.dataset == "digits":
+        title += " (digits are grey and not mirror-symmetric: colour ops are no-ops, flips break labels)"
     print(format_table(summarize(configs, store), title))
     print(f"results stored in {args.db}")
+    return 1 if summary.failed else 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from augbench.bench.executors import build_executor
+    from augbench.bench.experiment import load_experiment
+    from augbench.bench.runner import format_table, run_all, summarize
+    from augbench.bench.store import Store
+
+    experiment = load_experiment(args.config)
+    configs = experiment.runs()
+    executor = build_executor(args.executor, workers=args.workers, threads=args.threads,
+                              ray_address=args.ray_address, device=args.device)
+    store = Store(args.db)
+    try:
+        summary = run_all(configs, store, executor=executor, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished runs are saved; rerun the same command to resume", file=sys.stderr)
+        return 130
+    print(format_table(summarize(configs, store), f"experiment {experiment.name}: {len(configs)} runs"))
+    for config, error in summary.failed:
+        print(f"failed: {config.dataset}/{config.model}/{config.method} seed {config.seed}: {error}", file=sys.stderr)
+    print(f"results stored in {args.db}; write plots with: augbench report --db {args.db}")
+    return 1 if summary.failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from augbench.bench.report import write_report
+    from augbench.bench.store import Store
+
+    path = write_report(Store(args.db), args.out)
+    print(f"report written to {path}")
     return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    import augbench.functional as F
+    from augbench.data import DATASETS
+    from augbench.methods import METHODS
+    from augbench.mix import MIXERS
+    from augbench.models import MODELS
+    from augbench.policies import OPS
+    from augbench.policies.strings import ELEMENTS
+
+    sections = {
+        "datasets": DATASETS.names(),
+        "models": MODELS.names(),
+        "kernels (augbench.functional)": sorted(F.__all__),
+        "policy ops": sorted(OPS),
+        "policy-string elements": [grammar.example or name for name, grammar in ELEMENTS.items()],
+        "recipes (--augs, besides policy strings)": RECIPES.names(),
+        "methods": METHODS.names(),
+        "mixers": MIXERS.names(),
+    }
+    for title, names in sections.items():
+        print(f"{title}:\n  " + ", ".join(names))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from augbench.bench.show import write_grid
+
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in args.policy)
+    out = args.out or Path("results") / f"show-{safe}-{args.dataset}.png"
+    path = write_grid(args.policy, args.dataset, out, samples=args.samples, views=args.views,
+                      data_root=args.data_root, seed=args.seed)
+    print(f"wrote {path}")
+    return 0
+
+
+_COMMANDS = {"run": _run, "bench": _bench, "report": _report, "list": _list, "show": _show}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``augbench`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args)
+        return _COMMANDS[args.command](args)
     except AugbenchError as error:
         print(f"augbench: error: {error}", file=sys.stderr)
         return 2
-    return 1
 
 
 if __name__ == "__main__":

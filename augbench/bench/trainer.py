@@ -16,7 +16,7 @@ from torch import Tensor
 import augbench
 from augbench.bench.recipes import build_recipe
 from augbench.bench.config import RunConfig
-from augbench.data import load_dataset, stratified_split
+from augbench.bench.data import prepare_data
 from augbench.methods import Batch, Method, TrainContext
 from augbench.models import build_model
 
@@ -78,7 +78,7 @@ def _evaluate(method: Method, ctx: TrainContext, images: Tensor, labels: Tensor)
         correct += int((logits.argmax(1) == target).sum())
         nll += float(nnf.cross_entropy(logits, target, reduction="sum"))
     ctx.model.train()
-    return {"test_accuracy": correct / images.shape[0], "test_nll": nll / images.shape[0]}
+    return {"accuracy": correct / images.shape[0], "nll": nll / images.shape[0]}
 
 
 def train_run(
@@ -86,8 +86,9 @@ def train_run(
 ) -> RunResult:
     """Train and evaluate one run; deterministic for a given config on the CPU.
 
-    The split, the model initialisation, the batch order and the augmentation draws are all
-    seeded from ``config.seed`` (torch's global RNG is forked, so callers are unaffected).
+    The training subset, the model initialisation, the batch order and the augmentation draws
+    are all seeded from ``config.seed`` (torch's global RNG is forked, so callers are
+    unaffected).
 
     Args:
         config: the run.
@@ -96,19 +97,15 @@ def train_run(
     """
     device = torch.device(device)
     started = time.perf_counter()
-    dataset = load_dataset(config.dataset)
-    train_idx, test_idx = stratified_split(dataset.labels, config.train_size, config.seed)
-    train_images, train_labels = dataset.images[train_idx], dataset.labels[train_idx]
-    method = build_recipe(config.method, dataset.image_shape, dataset.num_classes)
+    data = prepare_data(config)
+    method = build_recipe(config.method, data.image_shape, data.num_classes)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = build_model(
-            config.model,
-            in_channels=dataset.image_shape[0],
-            num_classes=dataset.num_classes,
-            image_size=dataset.image_shape[1:],
+            config.model, in_channels=data.image_shape[0], num_classes=data.num_classes, image_size=data.image_shape[1:]
         ).to(device)
-    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
+    train_count = data.train_labels.shape[0]
+    steps_per_epoch = math.ceil(train_count / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
@@ -120,20 +117,23 @@ def train_run(
         model=model,
         optimizer=optimizer,
         device=device,
-        num_classes=dataset.num_classes,
+        num_classes=data.num_classes,
         generator=torch.Generator().manual_seed(config.seed + 1),
-        normalize=_normalizer(train_images, device),
+        normalize=_normalizer(data.train_images, device),
         total_steps=total_steps,
     )
     method.setup(ctx)
     order_generator = torch.Generator().manual_seed(config.seed + 2)
     curves: list[tuple[int, str, float]] = []
     model.train()
+    training_started = time.perf_counter()
     for epoch in range(config.epochs):
         ctx.epoch = epoch
         loss_sum = torch.zeros((), device=device)
-        for index in torch.randperm(len(train_idx), generator=order_generator).split(config.batch_size):
-            batch = Batch(train_images[index].to(device), train_labels[index].to(device), train_idx[index].to(device))
+        for index in torch.randperm(train_count, generator=order_generator).split(config.batch_size):
+            batch = Batch(
+                data.train_images[index].to(device), data.train_labels[index].to(device), data.train_ids[index].to(device)
+            )
             output = method.training_step(batch, ctx)
             optimizers = [optimizer, *ctx.extra_optimizers]
             for each in optimizers:
@@ -149,6 +149,10 @@ def train_run(
         curves.append((epoch, "train_loss", float(loss_sum) / steps_per_epoch))
         if on_epoch is not None:
             on_epoch(epoch)
-    metrics = _evaluate(method, ctx, dataset.images[test_idx], dataset.labels[test_idx])
+    training_time = time.perf_counter() - training_started
+    metrics = {f"test_{k}": v for k, v in _evaluate(method, ctx, data.test_images, data.test_labels).items()}
+    if data.val_labels.numel():
+        metrics.update({f"val_{k}": v for k, v in _evaluate(method, ctx, data.val_images, data.val_labels).items()})
+    metrics["train_images_per_s"] = train_count * config.epochs / training_time
     metrics["wall_time_s"] = time.perf_counter() - started
     return RunResult(config, metrics, curves, environment(device))

@@ -4,29 +4,37 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from augbench.cli import main
 
 
-def _rows(db: Path) -> list[tuple[str, str, int, float]]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(
-            "SELECT run_key, method, seed, finished_at FROM runs ORDER BY finished_at"
-        ).fetchall()
-
-
-def _finished_so_far(db: Path) -> int:
-    """Rows in ``runs``, 0 while the file or its schema does not exist yet."""
+def _rows(db: Path | str) -> list[tuple[str, str, int, float]]:
+    """Finished runs; ``db`` is a SQLite path or any SQLAlchemy URL."""
+    url = db if isinstance(db, str) and "://" in db else f"sqlite:///{db}"
+    engine = create_engine(url)
     try:
-        return len(_rows(db)) if db.exists() else 0
-    except sqlite3.OperationalError:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT run_key, method, seed, finished_at FROM runs ORDER BY finished_at"))
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()
+
+
+def _finished_so_far(db: str) -> int:
+    """Rows in ``runs``, 0 while the database or its schema does not exist yet."""
+    if db.startswith("sqlite:///") and not Path(db[len("sqlite:///"):]).exists():
+        return 0
+    try:
+        return len(_rows(db))
+    except (OperationalError, ProgrammingError):
         return 0
 
 
@@ -39,9 +47,11 @@ def test_tiny_run_prints_table_and_stores_rows(tmp_path: Path, capsys: pytest.Ca
     assert "baseline" in out and "erasing" in out and "mean +- 95% CI" in out
     rows = _rows(db)
     assert sorted(r[1] for r in rows) == ["baseline", "erasing"]
-    with sqlite3.connect(db) as connection:
-        names = {name for (name,) in connection.execute("SELECT DISTINCT name FROM metrics")}
-        accuracy = connection.execute("SELECT value FROM metrics WHERE name = 'test_accuracy'").fetchall()
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as connection:
+        names = {name for (name,) in connection.execute(text("SELECT DISTINCT name FROM metrics"))}
+        accuracy = connection.execute(text("SELECT value FROM metrics WHERE name = 'test_accuracy'")).fetchall()
+    engine.dispose()
     assert {"test_accuracy", "test_nll", "wall_time_s"} <= names
     assert all(0.0 <= value <= 1.0 for (value,) in accuracy)
 
@@ -64,11 +74,11 @@ def test_unknown_augmentation_is_one_line_error(tmp_path: Path, capsys: pytest.C
     assert "unknown recipe 'afine'" in err and "'affine'" in err
 
 
-def test_killed_run_loses_nothing_finished(tmp_path: Path) -> None:
+def test_killed_run_loses_nothing_finished(db_url: str) -> None:
     """SIGKILL after the first finished run; the rerun completes without duplicates or losses."""
-    db = tmp_path / "runs.db"
+    db = db_url
     command = [sys.executable, "-m", "augbench.cli", "run", "--augs", "baseline,affine", "--seeds", "3",
-               "--epochs", "25", "--train-size", "200", "--db", str(db), "--no-progress"]
+               "--epochs", "25", "--train-size", "200", "--db", db, "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -86,10 +96,17 @@ def test_killed_run_loses_nothing_finished(tmp_path: Path) -> None:
         process.wait()
     before = _rows(db)
     assert 1 <= len(before) < 6, "the kill must land mid-experiment for this test to mean anything"
-    with sqlite3.connect(db) as connection:  # the database is consistent after SIGKILL
-        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        orphans = connection.execute("SELECT COUNT(*) FROM metrics WHERE run_key NOT IN (SELECT run_key FROM runs)").fetchone()
-        assert orphans == (0,)
+    engine = create_engine(db)
+    try:
+        with engine.connect() as connection:  # the database is consistent after SIGKILL
+            if db.startswith("sqlite"):
+                assert connection.execute(text("PRAGMA integrity_check")).fetchone() == ("ok",)
+            orphans = connection.execute(
+                text("SELECT COUNT(*) FROM metrics WHERE run_key NOT IN (SELECT run_key FROM runs)")
+            ).fetchone()
+            assert tuple(orphans) == (0,)
+    finally:
+        engine.dispose()
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     after = _rows(db)
