@@ -1,8 +1,9 @@
 """The results database (SQLAlchemy Core): one transaction per finished run.
 
 Tables: ``schema_version``; ``runs`` (identity, config and environment as JSON, times);
-``metrics`` (run, name, value); ``curves`` (run, epoch, name, value). A run is written with
-its metrics and curves in a single transaction, so a crash or SIGKILL leaves either the whole
+``metrics`` (run, name, value); ``curves`` (run, epoch, name, value); ``artifacts`` (run, name,
+JSON: structured results such as a reliability diagram or accuracy per corruption and
+severity). A run is written with everything it produced in a single transaction, so a crash or SIGKILL leaves either the whole
 run or nothing, and the run key's primary-key constraint refuses duplicates.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -31,9 +34,9 @@ from augbench.bench.config import RunConfig
 from augbench.bench.trainer import RunResult
 from augbench.errors import ConfigError
 
-__all__ = ["Store", "SCHEMA_VERSION", "resolve_url"]
+__all__ = ["Store", "StoredRun", "SCHEMA_VERSION", "resolve_url"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 schema_version = Table("schema_version", metadata, Column("version", Integer, primary_key=True))
@@ -56,6 +59,13 @@ metrics = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Float, nullable=False),
 )
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_key", String(64), ForeignKey("runs.run_key"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
 curves = Table(
     "curves",
     metadata,
@@ -64,6 +74,27 @@ curves = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Float, nullable=False),
 )
+
+
+@dataclass
+class StoredRun:
+    """One finished run as read back from the store.
+
+    Attributes:
+        config: the run's resolved config.
+        environment: versions and device it ran with.
+        finished_at: UNIX time it was written.
+        metrics: final scalars, e.g. ``test_accuracy`` (0-1), ``test_ece``, ``wall_time_s``.
+        curves: per-epoch series by name, each a list of ``(epoch, value)``.
+        artifacts: structured results by name (parsed JSON), e.g. ``reliability``.
+    """
+
+    config: RunConfig
+    environment: dict[str, Any]
+    finished_at: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_url(db: str) -> str:
@@ -131,6 +162,28 @@ class Store:
                     curves.insert(),
                     [{"run_key": config.key, "epoch": e, "name": n, "value": v} for e, n, v in result.curves],
                 )
+            if result.artifacts:
+                connection.execute(
+                    artifacts.insert(),
+                    [{"run_key": config.key, "name": n, "value": json.dumps(v)} for n, v in result.artifacts.items()],
+                )
+
+    def load_results(self) -> list[StoredRun]:
+        """Every finished run with its config, environment, metrics, curves and artifacts."""
+        with self.engine.connect() as connection:
+            stored = {
+                row.run_key: StoredRun(
+                    RunConfig.from_dict(json.loads(row.config)), json.loads(row.environment), row.finished_at
+                )
+                for row in connection.execute(select(runs))
+            }
+            for row in connection.execute(select(metrics)):
+                stored[row.run_key].metrics[row.name] = row.value
+            for row in connection.execute(select(curves).order_by(curves.c.epoch)):
+                stored[row.run_key].curves.setdefault(row.name, []).append((row.epoch, row.value))
+            for row in connection.execute(select(artifacts)):
+                stored[row.run_key].artifacts[row.name] = json.loads(row.value)
+        return sorted(stored.values(), key=lambda run: run.finished_at)
 
     def metric_values(self, configs: list[RunConfig], name: str) -> dict[str, float]:
         """``{run_key: value}`` of metric ``name`` for those of ``configs`` that finished."""

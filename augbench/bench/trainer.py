@@ -35,12 +35,14 @@ class RunResult:
         metrics: final scalar metrics (``test_accuracy`` in [0, 1], ``test_nll``, ``wall_time_s``).
         curves: per-epoch ``(epoch, name, value)`` triples (``train_loss``).
         environment: library versions and device.
+        artifacts: structured results (JSON-ready), e.g. the reliability diagram.
     """
 
     config: RunConfig
     metrics: dict[str, float]
     curves: list[tuple[int, str, float]] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
 
 
 def environment(device: torch.device) -> dict[str, Any]:

@@ -49,3 +49,16 @@ def test_plain_path_is_a_sqlite_file(tmp_path: Path) -> None:
 def test_bad_url_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="cannot open results database"):
         Store("nosuchdriver://x/y")
+
+
+def test_load_results_round_trips_everything(db_url: str) -> None:
+    store = Store(db_url)
+    result = _result(2)
+    result.artifacts["reliability"] = {"confidence": [0.1, 0.9], "accuracy": [0.0, 1.0], "count": [3, 7]}
+    store.save(result)
+    (run,) = store.load_results()
+    assert run.config == result.config
+    assert run.metrics == result.metrics
+    assert run.curves == {"train_loss": [(0, 1.0)]}
+    assert run.artifacts == result.artifacts
+    assert run.environment == {"torch": "x"}
