@@ -3,9 +3,12 @@
 Images are ``(B, C, H, W)`` tensors, uint8 in 0-255 or floating in 0-1, on any device.
 """
 
-from augbench import functional
+from augbench import functional, mix
 from augbench.errors import AugbenchError, ConfigError, DataError, InputTypeError, InputValueError
+from augbench.keyed import KeyedGenerator
+from augbench.policies import AugMix, AutoAugment, RandAugment, TrivialAugmentWide, jsd_loss, policy
 from augbench.random import Params, seed
+from augbench.serialization import from_dict, load, save
 from augbench.transforms import (
     Compose,
     HorizontalFlip,
@@ -20,21 +23,32 @@ from augbench.transforms import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AugMix",
     "AugbenchError",
+    "AutoAugment",
     "Compose",
     "ConfigError",
     "DataError",
     "HorizontalFlip",
     "InputTypeError",
     "InputValueError",
+    "KeyedGenerator",
     "Params",
+    "RandAugment",
     "RandomAffine",
     "RandomCrop",
     "RandomErasing",
     "RandomResizedCrop",
     "Transform",
+    "TrivialAugmentWide",
     "VerticalFlip",
+    "from_dict",
     "functional",
+    "jsd_loss",
+    "load",
+    "mix",
+    "policy",
+    "save",
     "seed",
     "__version__",
 ]

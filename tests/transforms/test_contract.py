@@ -15,16 +15,22 @@ import torch
 
 import augbench
 from augbench import (
+    AugMix,
+    AutoAugment,
     Compose,
     HorizontalFlip,
     Params,
+    RandAugment,
     RandomAffine,
     RandomCrop,
     RandomErasing,
     RandomResizedCrop,
     Transform,
+    TrivialAugmentWide,
     VerticalFlip,
 )
+
+GEOMETRIC_POLICY_OPS = ("Rotate", "ShearX", "ShearY", "TranslateX", "TranslateY")
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,20 @@ CASES: dict[str, Case] = {
         ),
         takes_p=True, geometric=False, erases=True,
     ),
+    # Policies with geometric ops only, so that mask replay can be checked pixel by pixel;
+    # AutoAugment and AugMix change pixel values (tests/policies covers their own behaviour).
+    "RandAugment-geometric": Case(
+        lambda same_on_batch=False, p=None, nearest=False: RandAugment(
+            2, 15, ops=GEOMETRIC_POLICY_OPS, same_on_batch=same_on_batch
+        ),
+        fills=True, min_distinct=10,  # 5 ops x 2 signs per layer: repeats among 16 are expected
+    ),
+    "TrivialAugmentWide-geometric": Case(
+        lambda same_on_batch=False, p=None, nearest=False: TrivialAugmentWide(
+            ops=GEOMETRIC_POLICY_OPS, same_on_batch=same_on_batch
+        ),
+        fills=True, min_distinct=12,
+    ),
     "Compose-crop-flip-erase": Case(
         lambda same_on_batch=False, p=None, nearest=False: Compose(
             [
@@ -163,12 +183,15 @@ def _params_equal(first: Params, second: Params) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+VALUE_CHANGING_POLICIES = {AutoAugment.__name__, AugMix.__name__}  # no pixel-exact mask replay; see tests/policies
+
+
 def test_the_table_covers_every_public_transform() -> None:
     public = {
         name for name in augbench.__all__
         if isinstance(getattr(augbench, name), type) and issubclass(getattr(augbench, name), Transform)
         and name != "Transform"
-    }
+    } - VALUE_CHANGING_POLICIES
     covered = {type(case.build()).__name__ for case in CASES.values()}
     assert public <= covered, f"transforms missing from the contract table: {sorted(public - covered)}"
 
