@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as nnf
 from torch import Tensor
@@ -81,10 +83,10 @@ class AugMix(Transform):
             raise ConfigError(f"AugMix: severity={severity} must lie in [1, 10]")
         if not isinstance(width, int) or width < 1:
             raise ConfigError(f"AugMix: width={width!r} must be an int >= 1")
-        if depth != -1 and not 1 <= depth <= _MAX_DEPTH:
-            raise ConfigError(f"AugMix: depth={depth!r} must be -1 (random 1-3) or in [1, 3]")
-        if alpha <= 0:
-            raise ConfigError(f"AugMix: alpha={alpha} must be > 0")
+        if depth != -1 and (not isinstance(depth, int) or not 1 <= depth <= _MAX_DEPTH):
+            raise ConfigError(f"AugMix: depth={depth!r} must be -1 (random 1-3) or an int in [1, 3]")
+        if not math.isfinite(alpha) or alpha <= 0:
+            raise ConfigError(f"AugMix: alpha={alpha} must be a finite number > 0")
         self.severity = severity
         self.width = width
         self.depth = depth
@@ -110,6 +112,8 @@ class AugMix(Transform):
         if target != "image":
             raise ConfigError("AugMix blends pixel values, so it cannot be replayed on masks")
         values = op_values(self._ops, SPACES["augmix"], params.op, params.level, params.sign)
+        # The reference keeps 4 - int(4 * level) bits (truncated); the Posterize kernel would round.
+        values = torch.where(params.op == self._ops.index("Posterize"), 4.0 - (4.0 * params.level).floor(), values)
         dtype = torch.float64 if images.dtype == torch.float64 else torch.float32
         mixed = torch.zeros(images.shape, dtype=dtype, device=images.device)
         for chain in range(self.width):  # width chains x up to 3 steps: a few grouped kernel calls

@@ -142,7 +142,7 @@ class AutoAugment(Transform):
 
     def __init__(self, policy: str = "cifar10", fill: float = 0.0, *, same_on_batch: bool = False) -> None:
         super().__init__(same_on_batch=same_on_batch)
-        if policy not in AUTOAUGMENT_POLICIES:
+        if not isinstance(policy, str) or policy not in AUTOAUGMENT_POLICIES:
             raise ConfigError(f"AutoAugment: unknown policy {policy!r}; choose from {', '.join(AUTOAUGMENT_POLICIES)}")
         self.policy = policy
         self.fill = check_fill("AutoAugment", fill)

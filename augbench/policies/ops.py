@@ -2,8 +2,13 @@
 
 An op is a kernel taking the images and a ``(k,)`` argument. An augmentation *space* maps a
 level in [0, 1] (the normalised magnitude) onto each op's argument, linearly from the value at
-level 0 to the value at level 1, with a random sign for signed ops. In every space the level
-0 argument is the identity and severity rises with the level, for every op.
+level 0 to the value at level 1, with a random sign for signed ops. In the RandAugment,
+TrivialAugment and AutoAugment spaces the level-0 argument is the identity and severity rises
+with the level, for every op; the AugMix space follows the AugMix reference instead (posterize
+starts at 4 bits, enhance factors run 0.1 -> 1.9 unsigned).
+
+Policies work on grey (1 channel) or RGB (3 channel) images; other channel counts are refused
+up front rather than failing on the draws that pick a colour op.
 
 Policies draw an op index, a level and a sign per sample; :func:`apply_ops` then runs one
 batched kernel call per op present in the batch (samples grouped by op), never a loop over
@@ -20,7 +25,8 @@ from torch import Tensor
 
 import augbench.functional as F
 from augbench.checks import MASK
-from augbench.errors import ConfigError
+from augbench.errors import ConfigError, InputValueError
+from augbench.transforms._args import Fill, fill_for
 
 __all__ = ["OpRange", "Space", "OPS", "GEOMETRIC_OPS", "SPACES", "apply_ops", "op_values"]
 
@@ -32,8 +38,8 @@ def _white(images: Tensor) -> float:
     return 255.0 if images.dtype == torch.uint8 else 1.0
 
 
-def _fill(images: Tensor, fill: float) -> float:
-    return round(fill * 255) if images.dtype == torch.uint8 else fill
+def _fill(images: Tensor, fill: Fill) -> Fill:
+    return fill_for(fill, images.dtype)  # a number or one per channel, x 255 for uint8
 
 
 def _enhance(kernel: Callable[[Tensor, Tensor], Tensor]) -> Kernel:
@@ -145,7 +151,7 @@ def op_values(op_names: Sequence[str], space: Space, op_index: Tensor, level: Te
 
 
 def apply_ops(
-    images: Tensor, op_names: Sequence[str], op_index: Tensor, values: Tensor, fill: float, target: str
+    images: Tensor, op_names: Sequence[str], op_index: Tensor, values: Tensor, fill: Fill, target: str
 ) -> Tensor:
     """Apply op ``op_names[op_index[b]]`` with argument ``values[b]`` to each sample ``b``.
 
@@ -157,9 +163,14 @@ def apply_ops(
         op_names: the op list ``op_index`` refers to.
         op_index: ``(B,)`` int64; ``-1`` means "no op" for that sample.
         values: ``(B,)`` arguments.
-        fill: fill of geometric ops in [0, 1] units.
+        fill: fill of geometric ops in [0, 1] units, one number or one per channel.
         target: ``"image"`` or ``"mask"``.
     """
+    if target != MASK and images.shape[1] not in (1, 3):
+        raise InputValueError(
+            f"policies need grey (1) or RGB (3) channels, got shape {tuple(images.shape)}; "
+            "drop an alpha channel with x[:, :3]"
+        )
     counts = torch.bincount(op_index + 1, minlength=len(op_names) + 1)[1:].tolist()  # one host sync
     present = [op for op, count in enumerate(counts) if count]
     is_mask = target == MASK

@@ -41,6 +41,8 @@ class _OpSequence(Transform):
         super().__init__(same_on_batch=same_on_batch)
         self.space = space
         self._space = check_space(space)
+        if isinstance(ops, str) or not ops:
+            raise ConfigError(f"{type(self).__name__}: ops={ops!r} must be a non-empty sequence of op names, e.g. ('Rotate',)")
         unknown = [op for op in ops if op not in self._space]
         if unknown:
             raise ConfigError(f"{type(self).__name__}: ops {unknown} are not in space {space!r}; choose from {', '.join(self._space)}")
@@ -107,7 +109,7 @@ class RandAugment(_OpSequence):
         self.magnitude_max = float(top if magnitude_max is None else magnitude_max)
         if not 0 <= magnitude <= top or not 0 <= self.magnitude_max <= top:
             raise ConfigError(f"{who}: magnitude={magnitude} and magnitude_max must lie in [0, {top}] for {num_magnitude_bins} bins")
-        if magnitude_std < 0:
+        if not magnitude_std >= 0:  # also refuses NaN
             raise ConfigError(f"{who}: magnitude_std={magnitude_std} must be >= 0 (inf for uniform)")
         self.num_ops = num_ops
         self.magnitude = float(magnitude)
@@ -184,12 +186,14 @@ _RAND_SECTIONS = {
 
 def _build_rand(spec: ElementSpec) -> Transform:
     """timm's scale: magnitudes on 0-10 (11 bins); ``inc1`` is accepted and is augbench's only
-    behaviour (severity rises with m for every op); ``inc0`` (TF's non-monotone ops) is refused."""
+    behaviour (severity rises with m for every op); ``inc0`` (TF's non-monotone ops) is refused.
+    As in timm, ``mstd`` above 100 means a magnitude uniform in [0, m] (``magnitude_std=inf``)."""
+    magnitude_std = spec.get("mstd", 0.0)
     return RandAugment(
         num_ops=int(spec.get("n", 2)),
         magnitude=spec.get("m", 9),
         num_magnitude_bins=11,
-        magnitude_std=spec.get("mstd", 0.0),
+        magnitude_std=math.inf if magnitude_std > 100 else magnitude_std,
         magnitude_max=spec.get("mmax", 10),
     )
 

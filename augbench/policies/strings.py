@@ -43,7 +43,8 @@ class Section:
         try:
             value = self.kind(float(text)) if self.kind is int and float(text).is_integer() else self.kind(text)
         except ValueError:
-            raise ConfigError(f"policy string: section {key!r} of {element!r} needs a number, got {text!r} (e.g. {key}9)") from None
+            number = "a whole number" if self.kind is int else "a number"
+            raise ConfigError(f"policy string: section {key!r} of {element!r} needs {number}, got {text!r} (e.g. {key}9)") from None
         if not self.low <= value <= self.high:
             hint = self.hint or f"{key} must lie in [{self.low}, {self.high}]"
             raise ConfigError(f"policy string: {key}{text} out of range for {element!r}; {hint}")

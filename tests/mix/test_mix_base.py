@@ -34,8 +34,8 @@ def one_hot(labels: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
     return rows * (1 - eps) + eps / NUM_CLASSES
 
 
-def test_registry_has_the_five_methods() -> None:
-    assert ALL == ["cutmix", "fmix", "mixup", "resizemix", "saliencymix"]
+def test_registry_has_the_batched_mixers() -> None:
+    assert {"cutmix", "fmix", "mixup", "puzzlemix", "resizemix", "saliencymix", "transmix"} <= set(ALL)
     with pytest.raises(ConfigError, match="did you mean 'cutmix'"):
         MIXERS.get("cutmx")
     with pytest.raises(TypeError, match="unknown option"):
