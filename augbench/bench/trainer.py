@@ -10,20 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as nnf
 from torch import Tensor
 
 import augbench
-from augbench.bench.recipes import build_recipe
 from augbench.bench.config import RunConfig
 from augbench.bench.data import prepare_data
-from augbench.methods import Batch, Method, TrainContext
+from augbench.bench.evaluation import evaluate
+from augbench.bench.recipes import build_recipe
+from augbench.methods import Batch, TrainContext
+from augbench.metrics import StepTimer, peak_memory_bytes, reset_peak_memory
 from augbench.models import build_model
 
 __all__ = ["RunResult", "train_run", "environment"]
 
 EpochCallback = Callable[[int], None]
-_EVAL_BATCH = 1024
 
 
 @dataclass
@@ -32,7 +32,10 @@ class RunResult:
 
     Attributes:
         config: the run's resolved config.
-        metrics: final scalar metrics (``test_accuracy`` in [0, 1], ``test_nll``, ``wall_time_s``).
+        metrics: final scalars: ``test_accuracy`` in [0, 1], ``test_nll``, ``test_ece``, the asked-for
+            robustness (``test_corruption_accuracy``, ``test_fgsm_accuracy``, ``test_pgd_accuracy``),
+            ``val_*`` with a validation split, and cost (``train_images_per_s``,
+            ``augmentation_time_fraction``, ``peak_memory_mb``, ``wall_time_s``).
         curves: per-epoch ``(epoch, name, value)`` triples (``train_loss``).
         environment: library versions and device.
         artifacts: structured results (JSON-ready), e.g. the reliability diagram.
@@ -66,21 +69,6 @@ def _normalizer(train_images: Tensor, device: torch.device) -> Callable[[Tensor]
         return (images.float().div(255) - mean) / std
 
     return normalize
-
-
-@torch.no_grad()
-def _evaluate(method: Method, ctx: TrainContext, images: Tensor, labels: Tensor) -> dict[str, float]:
-    ctx.model.eval()
-    correct = 0
-    nll = 0.0
-    for start in range(0, images.shape[0], _EVAL_BATCH):
-        batch = images[start : start + _EVAL_BATCH].to(ctx.device)
-        target = labels[start : start + _EVAL_BATCH].to(ctx.device)
-        logits = method.predict(ctx.model, ctx.normalize(batch))
-        correct += int((logits.argmax(1) == target).sum())
-        nll += float(nnf.cross_entropy(logits, target, reduction="sum"))
-    ctx.model.train()
-    return {"accuracy": correct / images.shape[0], "nll": nll / images.shape[0]}
 
 
 def train_run(
@@ -123,7 +111,9 @@ def train_run(
         generator=torch.Generator().manual_seed(config.seed + 1),
         normalize=_normalizer(data.train_images, device),
         total_steps=total_steps,
+        timer=StepTimer(device),
     )
+    reset_peak_memory(device)
     method.setup(ctx)
     order_generator = torch.Generator().manual_seed(config.seed + 2)
     curves: list[tuple[int, str, float]] = []
@@ -136,13 +126,14 @@ def train_run(
             batch = Batch(
                 data.train_images[index].to(device), data.train_labels[index].to(device), data.train_ids[index].to(device)
             )
-            output = method.training_step(batch, ctx)
-            optimizers = [optimizer, *ctx.extra_optimizers]
-            for each in optimizers:
-                each.zero_grad(set_to_none=True)
-            output.loss.backward()
-            for each in optimizers:
-                each.step()
+            with ctx.timer.step(index.numel()):
+                output = method.training_step(batch, ctx)
+                optimizers = [optimizer, *ctx.extra_optimizers]
+                for each in optimizers:
+                    each.zero_grad(set_to_none=True)
+                output.loss.backward()
+                for each in optimizers:
+                    each.step()
             schedule.step()
             ctx.step += 1
             method.on_after_step(ctx)
@@ -152,9 +143,14 @@ def train_run(
         if on_epoch is not None:
             on_epoch(epoch)
     training_time = time.perf_counter() - training_started
-    metrics = {f"test_{k}": v for k, v in _evaluate(method, ctx, data.test_images, data.test_labels).items()}
+    test_metrics, artifacts = evaluate(method, ctx, data.test_images, data.test_labels, config.evaluations, config.seed)
+    metrics = {f"test_{name}": value for name, value in test_metrics.items()}
     if data.val_labels.numel():
-        metrics.update({f"val_{k}": v for k, v in _evaluate(method, ctx, data.val_images, data.val_labels).items()})
+        val_metrics, _ = evaluate(method, ctx, data.val_images, data.val_labels, (), config.seed)
+        metrics.update({f"val_{name}": value for name, value in val_metrics.items()})
+    cost = ctx.timer.summary()
     metrics["train_images_per_s"] = train_count * config.epochs / training_time
+    metrics["augmentation_time_fraction"] = cost.augmentation_fraction
+    metrics["peak_memory_mb"] = peak_memory_bytes(device) / 2**20
     metrics["wall_time_s"] = time.perf_counter() - started
-    return RunResult(config, metrics, curves, environment(device))
+    return RunResult(config, metrics, curves, environment(device), artifacts)

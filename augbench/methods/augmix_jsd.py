@@ -30,7 +30,8 @@ class AugMixJSD(Method):
         self.jsd_weight = float(jsd_weight)
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
-        views = [batch.images, self.augmix(batch.images, generator=ctx.generator), self.augmix(batch.images, generator=ctx.generator)]
+        with ctx.timer.augmentation():
+            views = [batch.images, *(self.augmix(batch.images, generator=ctx.generator) for _ in range(2))]
         logits = ctx.model(ctx.normalize(torch.cat(views)))
         clean, first, second = logits.chunk(3)
         cross_entropy = nnf.cross_entropy(clean, batch.labels)

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from augbench.metrics.cost import StepTimer
 from augbench.registry import Registry
 
 __all__ = ["Batch", "StepOutput", "TrainContext", "Method", "METHODS"]
@@ -56,6 +57,8 @@ class TrainContext:
         generator: the source of augmentation randomness for this run.
         normalize: maps a uint8 ``(B, C, H, W)`` batch to the float model input.
         total_steps: optimiser steps in the whole run.
+        timer: splits step time into augmentation and the rest; wrap augmentation work in
+            ``with ctx.timer.augmentation():`` so the benchmark can report its share.
         extra_optimizers: optimisers a method adds in ``setup`` (e.g. for a mix block or a
             policy network); the trainer zeroes and steps them with the main one, after the
             backward pass of the loss the method returns.
@@ -70,6 +73,7 @@ class TrainContext:
     generator: torch.Generator
     normalize: Callable[[Tensor], Tensor]
     total_steps: int
+    timer: StepTimer = field(default_factory=StepTimer)
     extra_optimizers: list[torch.optim.Optimizer] = field(default_factory=list)
     epoch: int = 0
     step: int = 0

@@ -37,8 +37,9 @@ class MixSupervised(Method):
         self.augment = augment
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
-        images = batch.images if self.augment is None else self.augment(batch.images, generator=ctx.generator)
-        mixed = self.mixer(images, batch.labels, generator=ctx.generator)
+        with ctx.timer.augmentation():
+            images = batch.images if self.augment is None else self.augment(batch.images, generator=ctx.generator)
+            mixed = self.mixer(images, batch.labels, generator=ctx.generator)
         logits = ctx.model(ctx.normalize(mixed.inputs))
         return StepOutput(soft_cross_entropy(logits, mixed.targets), {"mean_lam": float(mixed.lam.mean())})
 

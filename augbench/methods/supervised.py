@@ -27,7 +27,10 @@ class Supervised(Method):
         self.augment = augment
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
-        images = batch.images if self.augment is None else self.augment(batch.images, generator=ctx.generator)
+        images = batch.images
+        if self.augment is not None:
+            with ctx.timer.augmentation():
+                images = self.augment(images, generator=ctx.generator)
         logits = ctx.model(ctx.normalize(images))
         loss = nnf.cross_entropy(logits, batch.labels)
         return StepOutput(loss)
