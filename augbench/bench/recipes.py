@@ -12,8 +12,19 @@ import math
 from collections.abc import Callable
 
 from augbench.errors import ConfigError
-from augbench.methods import AugMixJSD, Method, MixSupervised, Supervised
-from augbench.mix import MIXERS
+from augbench.methods import (
+    AdAutoMix,
+    AugMixJSD,
+    AutoMix,
+    ManifoldMixup,
+    Method,
+    MixSupervised,
+    PuzzleMixSupervised,
+    Supervised,
+    TransMixSupervised,
+)
+from augbench.mix import MIXERS, Mixup, PuzzleMix, TransMix
+from augbench.mix.puzzlemix import SIMPLIFICATIONS as PUZZLEMIX_SIMPLIFICATIONS
 from augbench.policies import AugMix, parse
 from augbench.registry import Registry
 from augbench.transforms import HorizontalFlip, RandomAffine, RandomErasing, RandomResizedCrop
@@ -102,3 +113,50 @@ for _name, _options in {
     "saliencymix": {},
 }.items():
     RECIPES.register(_name)(_mixer_recipe(_name, **_options))
+
+
+# The cards' EMA momentum 0.999 means a horizon of ~2.5 epochs at CIFAR's 391 steps per epoch;
+# the digits harness has 4-10 steps per epoch, so its recipes start the ramp at 0.9 (same horizon).
+# Both mix on features after the first stage (the harness's conv1, 8x8); deeper models want a
+# later stage (the cards use ResNet stage 3): build AutoMix/AdAutoMix with feature_stage directly.
+_HARNESS_MOMENTUM = (0.9, 0.999999)
+
+
+@RECIPES.register("automix")
+def automix(image_shape: ImageShape, num_classes: int) -> Method:
+    """AutoMix (alpha 2, Mix Block after the first stage, mask loss 0.1 / margin 0.1), EMA 0.9 -> 0.999999."""
+    return AutoMix(feature_stage=1, momentum=_HARNESS_MOMENTUM)
+
+
+@RECIPES.register("adautomix")
+def adautomix(image_shape: ImageShape, num_classes: int) -> Method:
+    """AdAutoMix (3-image mixes, alpha 1, beta 0.3, mixup ratio 0.5) after the first stage, EMA 0.9 -> 0.999999."""
+    return AdAutoMix(feature_stage=1, momentum=_HARNESS_MOMENTUM)
+
+
+@RECIPES.register("manifold_mixup")
+def manifold_mixup(image_shape: ImageShape, num_classes: int) -> Method:
+    """Manifold Mixup, alpha 2, mixing point drawn per batch from {input, after the first stage}
+    (the card's harness), per-sample lam and partners, soft-target cross-entropy."""
+    return ManifoldMixup(Mixup(num_classes, alpha=2.0), points=(0, 1))
+
+
+@RECIPES.register("transmix")
+def transmix(image_shape: ImageShape, num_classes: int) -> Method:
+    """TransMix: per sample CutMix (p 0.8, alpha 1) or Mixup (alpha 0.8); a CutMix label weight is the
+    mean of the pasted area and the last block's class-token attention mass on it. Needs model vit_tiny."""
+    return TransMixSupervised(TransMix(num_classes))
+
+
+@RECIPES.register("puzzlemix")
+def puzzlemix(image_shape: ImageShape, num_classes: int) -> Method:
+    grid_sizes = (2, 4) if min(image_shape[1:]) < 32 else (2, 4, 8, 16)
+    return PuzzleMixSupervised(PuzzleMix(num_classes, grid_sizes=grid_sizes))
+
+
+puzzlemix.__doc__ = (
+    "PuzzleMix (alpha 1, beta 1.2, gamma 0.5, eta 0.2, 3 labels, transport eps 0.8), grid n in {2, 4} below "
+    "32 px (the card's harness) else {2, 4, 8, 16}, saliency from input gradients in eval mode. Simplifications: "
+    + "; ".join(PUZZLEMIX_SIMPLIFICATIONS)
+    + "."
+)

@@ -102,9 +102,14 @@ class StepTimer:
 
     @contextmanager
     def augmentation(self) -> Iterator[None]:
-        """Time an augmentation region inside the current step (several per step add up)."""
+        """Time an augmentation region inside the current step (several per step add up).
+
+        Outside a step the region runs untimed, so a method's ``training_step`` also works in a
+        user's own loop that does not time steps.
+        """
         if not self._in_step:
-            raise InputValueError("StepTimer.augmentation: must run inside `with timer.step(batch_size):`")
+            yield
+            return
         if self._in_augmentation:
             raise InputValueError("StepTimer.augmentation: augmentation regions do not nest")
         self._in_augmentation = True

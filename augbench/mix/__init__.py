@@ -1,4 +1,4 @@
-"""Sample-mixing augmentations: Mixup, CutMix, ResizeMix, FMix, SaliencyMix -> ``MixResult``.
+"""Sample-mixing augmentations: Mixup, CutMix, ResizeMix, FMix, SaliencyMix, TransMix, PuzzleMix -> ``MixResult``.
 
 Every mixer is registered in ``MIXERS`` (``MIXERS.build("cutmix", num_classes=10)``) and
 follows the sample/apply split of the transforms: ``mixer(images, labels, generator=g)`` is
@@ -9,8 +9,10 @@ from augbench.mix.base import MIXERS, MixResult, Mixer
 from augbench.mix.cutmix import CutMix
 from augbench.mix.fmix import FMix
 from augbench.mix.mixup import Mixup
+from augbench.mix.puzzlemix import PuzzleMix
 from augbench.mix.resizemix import ResizeMix
 from augbench.mix.saliencymix import SaliencyMix, spectral_residual_saliency
+from augbench.mix.transmix import TransMix
 
 __all__ = [
     "MIXERS",
@@ -19,7 +21,9 @@ __all__ = [
     "MixResult",
     "Mixer",
     "Mixup",
+    "PuzzleMix",
     "ResizeMix",
     "SaliencyMix",
+    "TransMix",
     "spectral_residual_saliency",
 ]
