@@ -7,7 +7,6 @@ translation in pixels, a scale factor and shear angles in degrees about the imag
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch

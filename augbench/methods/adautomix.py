@@ -17,16 +17,8 @@ from torch import Tensor, nn
 
 from augbench.distributions import beta
 from augbench.errors import ConfigError
-from augbench.methods.automix import (
-    AutoMixLosses,
-    MomentumEncoder,
-    _check_common,
-    _feature_channels,
-    _staged,
-    _with_lam_channel,
-    cosine_momentum,
-)
-from augbench.methods.base import METHODS, Batch, Method, StepOutput, TrainContext
+from augbench.methods.automix import AutoMixLosses, LearnedMixMethod, _check_common, _with_lam_channel
+from augbench.methods.base import METHODS, Batch, TrainContext
 from augbench.methods.mix_supervised import soft_cross_entropy
 
 __all__ = ["AdAutoMix", "MultiMixBlock"]
@@ -78,7 +70,7 @@ class MultiMixBlock(nn.Module):
 
 
 @METHODS.register("adautomix")
-class AdAutoMix(Method):
+class AdAutoMix(LearnedMixMethod):
     """AdAutoMix: an N-image mask generator trained alternately against and with the classifier.
 
     Per step, with ``x`` the normalised batch and ``z = f_k(x)`` (EMA teacher, no gradient) at
@@ -175,24 +167,12 @@ class AdAutoMix(Method):
         self.reduction = reduction
         self.mix_lr = float(mix_lr)
 
-    def setup(self, ctx: TrainContext) -> None:
-        """Create the EMA teacher, the generator and its optimiser (appended to ``ctx.extra_optimizers``)."""
-        self.encoder = MomentumEncoder(_staged(ctx.model, type(self).__name__))
-        channels = _feature_channels(self.encoder.model, self.feature_stage, ctx.device, type(self).__name__)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
-            self.generator = MultiMixBlock(channels, self.reduction).to(ctx.device)
-        self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), lr=self.mix_lr)
-        ctx.extra_optimizers.append(self.generator_optimizer)
-
-    def features(self, images: Tensor) -> Tensor:
-        """Teacher features ``(B, C', h, w)`` of normalised float images at ``feature_stage``, no gradient."""
-        with torch.no_grad():
-            return self.encoder.model.forward_features(images, stop_at=self.feature_stage)
+    def build_block(self, channels: int) -> nn.Module:
+        return MultiMixBlock(channels, self.reduction)
 
     def masks(self, features: Tensor, sources: Tensor, lam: Tensor, size: tuple[int, int]) -> Tensor:
         """Generator masks ``(B, N, H, W)`` for sources ``sources`` ``(N, B)`` int64 with weights ``lam`` ``(B, N)``."""
-        return self.generator(features[sources].transpose(0, 1), lam, size)
+        return self.block(features[sources].transpose(0, 1), lam, size)
 
     def draw(self, batch_size: int, ctx: TrainContext) -> tuple[Tensor, Tensor]:
         """Per-sample weights ``(B, N)`` (rows sum to 1) and sources ``(N, B)`` (row 0 the identity)."""
@@ -257,19 +237,6 @@ class AdAutoMix(Method):
             "classifier_mix_ce": float(mix_ce.detach()),
         }
         return AutoMixLosses(classifier, generator_loss, logs)
-
-    def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
-        losses = self.losses(batch, ctx)
-        loss = losses.classifier + (losses.mix_block - losses.mix_block.detach())
-        return StepOutput(loss, losses.logs)
-
-    def on_after_step(self, ctx: TrainContext) -> None:
-        """EMA update of the teacher with the momentum of step ``ctx.step``."""
-        self.encoder.update(ctx.model, self.momentum_at(ctx))
-
-    def momentum_at(self, ctx: TrainContext) -> float:
-        """The EMA momentum used after step ``ctx.step`` of ``ctx.total_steps``."""
-        return cosine_momentum(ctx.step, ctx.total_steps, *self.momentum)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -22,7 +22,7 @@ from augbench.methods.base import METHODS, Batch, Method, StepOutput, TrainConte
 from augbench.methods.mix_supervised import soft_cross_entropy
 from augbench.models.staged import StagedModel
 
-__all__ = ["AutoMix", "AutoMixLosses", "MixBlock", "MomentumEncoder", "cosine_momentum"]
+__all__ = ["AutoMix", "AutoMixLosses", "LearnedMixMethod", "MixBlock", "MomentumEncoder", "cosine_momentum"]
 
 
 def cosine_momentum(step: int, total_steps: int, start: float, end: float) -> float:
@@ -147,8 +147,64 @@ class AutoMixLosses:
     logs: dict[str, float] = field(default_factory=dict)
 
 
+class LearnedMixMethod(Method):
+    """What AutoMix and AdAutoMix share: an EMA teacher, a mask block with its own optimiser.
+
+    ``setup`` copies the online model into a :class:`MomentumEncoder` whose features at
+    ``feature_stage`` feed the block that :meth:`build_block` creates, and gives the block an Adam
+    optimiser (``lr=mix_lr``) in ``ctx.extra_optimizers``. A step returns
+    ``classifier + (block - block.detach())``: its value is the classifier loss (comparable with
+    other methods) and its gradient trains both networks, each through its own loss only. After
+    every step the teacher follows the online model with a cosine-ramped momentum.
+
+    Subclasses set ``feature_stage``, ``momentum`` ``(start, end)`` and ``mix_lr`` and implement
+    :meth:`build_block` and :meth:`losses`.
+    """
+
+    feature_stage: int
+    momentum: tuple[float, float]
+    mix_lr: float
+
+    def build_block(self, channels: int) -> nn.Module:
+        """The mask block for teacher features with ``channels`` channels."""
+        raise NotImplementedError
+
+    def losses(self, batch: Batch, ctx: TrainContext) -> AutoMixLosses:
+        """The classifier's and the block's losses of one batch."""
+        raise NotImplementedError
+
+    def setup(self, ctx: TrainContext) -> None:
+        """Create the teacher, the block and its optimiser (appended to ``ctx.extra_optimizers``)."""
+        who = type(self).__name__
+        self.encoder = MomentumEncoder(_staged(ctx.model, who))
+        channels = _feature_channels(self.encoder.model, self.feature_stage, ctx.device, who)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+            self.block = self.build_block(channels).to(ctx.device)
+        self.block_optimizer = torch.optim.Adam(self.block.parameters(), lr=self.mix_lr)
+        ctx.extra_optimizers.append(self.block_optimizer)
+
+    def features(self, images: Tensor) -> Tensor:
+        """Teacher features ``(B, C', h, w)`` of normalised float images at ``feature_stage``, no gradient."""
+        with torch.no_grad():
+            return self.encoder.model.forward_features(images, stop_at=self.feature_stage)
+
+    def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
+        losses = self.losses(batch, ctx)
+        loss = losses.classifier + (losses.mix_block - losses.mix_block.detach())
+        return StepOutput(loss, losses.logs)
+
+    def on_after_step(self, ctx: TrainContext) -> None:
+        """EMA update of the teacher with the momentum of step ``ctx.step``."""
+        self.encoder.update(ctx.model, self.momentum_at(ctx))
+
+    def momentum_at(self, ctx: TrainContext) -> float:
+        """The EMA momentum used after step ``ctx.step`` of ``ctx.total_steps``."""
+        return cosine_momentum(ctx.step, ctx.total_steps, *self.momentum)
+
+
 @METHODS.register("automix")
-class AutoMix(Method):
+class AutoMix(LearnedMixMethod):
     """AutoMix: a Mix Block on momentum-encoder features learns per-sample mixing masks.
 
     Per step, with ``x`` the normalised batch (mixing after :attr:`TrainContext.normalize` is the
@@ -235,20 +291,8 @@ class AutoMix(Method):
         self.reduction = reduction
         self.mix_lr = float(mix_lr)
 
-    def setup(self, ctx: TrainContext) -> None:
-        """Create the momentum encoder, the Mix Block and its optimiser (appended to ``ctx.extra_optimizers``)."""
-        self.encoder = MomentumEncoder(_staged(ctx.model, type(self).__name__))
-        channels = _feature_channels(self.encoder.model, self.feature_stage, ctx.device, type(self).__name__)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
-            self.mix_block = MixBlock(channels, self.reduction).to(ctx.device)
-        self.mix_optimizer = torch.optim.Adam(self.mix_block.parameters(), lr=self.mix_lr)
-        ctx.extra_optimizers.append(self.mix_optimizer)
-
-    def features(self, images: Tensor) -> Tensor:
-        """Momentum-encoder features ``(B, C', h, w)`` of normalised float images, without gradient."""
-        with torch.no_grad():
-            return self.encoder.model.forward_features(images, stop_at=self.feature_stage)
+    def build_block(self, channels: int) -> nn.Module:
+        return MixBlock(channels, self.reduction)
 
     def masks(self, features: Tensor, index: Tensor, lam: Tensor, size: tuple[int, int]) -> Tensor:
         """Mix Block masks ``(B, 1, H, W)``: the weight of partner ``index[b]`` in sample ``b``'s mix.
@@ -259,7 +303,7 @@ class AutoMix(Method):
             lam: ``(B,)`` float in [0, 1], the weight of the unshuffled sample.
             size: ``(H, W)`` of the images.
         """
-        return self.mix_block(features, features[index], lam, size)
+        return self.block(features, features[index], lam, size)
 
     def losses(self, batch: Batch, ctx: TrainContext) -> AutoMixLosses:
         """Both losses of one step (see the class docstring), without touching any optimiser.
@@ -294,19 +338,6 @@ class AutoMix(Method):
             "classifier_mix_ce": float(mix_ce.detach()),
         }
         return AutoMixLosses(classifier, block_ce + mask_loss, logs)
-
-    def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
-        losses = self.losses(batch, ctx)
-        loss = losses.classifier + (losses.mix_block - losses.mix_block.detach())
-        return StepOutput(loss, losses.logs)
-
-    def on_after_step(self, ctx: TrainContext) -> None:
-        """EMA update of the momentum encoder with the momentum of step ``ctx.step``."""
-        self.encoder.update(ctx.model, self.momentum_at(ctx))
-
-    def momentum_at(self, ctx: TrainContext) -> float:
-        """The EMA momentum used after step ``ctx.step`` of ``ctx.total_steps``."""
-        return cosine_momentum(ctx.step, ctx.total_steps, *self.momentum)
 
     def _draw(self, batch_size: int, ctx: TrainContext) -> tuple[Tensor, Tensor]:
         lam = beta(self.alpha, self.alpha, (batch_size,), ctx.generator).to(ctx.device)

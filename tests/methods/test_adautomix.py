@@ -69,13 +69,13 @@ def test_generator_loss_reaches_only_the_generator(make_context, digits) -> None
     method.setup(ctx)
     with ctx.timer.step(50):
         losses = method.losses(first_batch(digits), ctx)  # step 0: the adversarial step
-    generator = list(method.generator.parameters())
+    generator = list(method.block.parameters())
     model = list(ctx.model.parameters())
     assert all(g is None for g in torch.autograd.grad(losses.mix_block, model, retain_graph=True, allow_unused=True))
     unused = torch.autograd.grad(losses.classifier, generator, retain_graph=True, allow_unused=True)
     assert all(g is None for g in unused)
     assert all(g is not None for g in torch.autograd.grad(losses.mix_block, generator))
-    assert ctx.extra_optimizers == [method.generator_optimizer]
+    assert ctx.extra_optimizers == [method.block_optimizer]
 
 
 def test_cosine_sign_flips_the_similarity_term(make_context, digits) -> None:
@@ -114,10 +114,10 @@ def test_adversarial_generator_raises_the_loss_over_automix_masks(
     adversary.encoder = automix.encoder
     ctx.step = 0  # even: adversarial
     for _ in range(20):
-        adversary.generator_optimizer.zero_grad(set_to_none=True)
+        adversary.block_optimizer.zero_grad(set_to_none=True)
         with ctx.timer.step(200):
             adversary.losses(first_batch(digits, 200), ctx).mix_block.backward()
-        adversary.generator_optimizer.step()
+        adversary.block_optimizer.step()
     # both at the same lam and partner on held-out digits, judged by the classifier f_q
     generator = torch.Generator().manual_seed(3)
     images = ctx.normalize(digits.test_images[:300])

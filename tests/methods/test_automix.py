@@ -100,13 +100,13 @@ def test_losses_reach_disjoint_parameters(make_context, digits) -> None:
     method.setup(ctx)
     with ctx.timer.step(50):
         losses = method.losses(Batch(digits.train_images[:50], digits.train_labels[:50], torch.arange(50)), ctx)
-    block = list(method.mix_block.parameters())
+    block = list(method.block.parameters())
     model = list(ctx.model.parameters())
     assert all(g is None for g in torch.autograd.grad(losses.classifier, block, retain_graph=True, allow_unused=True))
     assert all(g is None for g in torch.autograd.grad(losses.mix_block, model, retain_graph=True, allow_unused=True))
     assert all(g is not None for g in torch.autograd.grad(losses.mix_block, block, retain_graph=True))
     assert all(g is not None for g in torch.autograd.grad(losses.classifier, model))
-    assert ctx.extra_optimizers == [method.mix_optimizer]
+    assert ctx.extra_optimizers == [method.block_optimizer]
     main_params = {id(p) for group in ctx.optimizer.param_groups for p in group["params"]}
     assert not main_params & {id(p) for p in block}
 
@@ -116,15 +116,15 @@ def test_each_network_changes_only_through_its_optimiser(frozen: str, make_conte
     ctx = make_context()
     method = AutoMix()
     method.setup(ctx)
-    optimizer = ctx.optimizer if frozen == "main" else method.mix_optimizer
+    optimizer = ctx.optimizer if frozen == "main" else method.block_optimizer
     for group in optimizer.param_groups:
         group["lr"] = 0.0
     model_before = [p.clone() for p in ctx.model.parameters()]
-    block_before = [p.clone() for p in method.mix_block.parameters()]
+    block_before = [p.clone() for p in method.block.parameters()]
     batch = Batch(digits.train_images[:50], digits.train_labels[:50], torch.arange(50))
     loss = float(train_step(method, batch, ctx).loss.detach())
     model_moved = any(not torch.equal(a, b) for a, b in zip(model_before, ctx.model.parameters()))
-    block_moved = any(not torch.equal(a, b) for a, b in zip(block_before, method.mix_block.parameters()))
+    block_moved = any(not torch.equal(a, b) for a, b in zip(block_before, method.block.parameters()))
     assert (model_moved, block_moved) == ((False, True) if frozen == "main" else (True, False))
     assert math.isfinite(loss)
 
