@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import struct
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from augbench.data import DATASETS, ImageDataset, load_dataset
 from augbench.data import files as data_files
 from augbench.errors import ConfigError, DataError
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED_DATA = Path(os.environ["AUGBENCH_DATA"])  # set by tests/conftest.py
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from torch import Tensor
 
 Image = pytest.importorskip("PIL.Image")
 
-CIFAR10_TEST = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10" / "test_batch_first1000.bin"
+CIFAR10_TEST = Path(os.environ["AUGBENCH_DATA"]) / "cifar10" / "test_batch_first1000.bin"  # set by tests/conftest.py
 CIFAR10_RECORD = 1 + 3 * 32 * 32  # label byte, then R, G, B planes of 32 x 32
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from torch import Tensor, nn
 
 from augbench.data.digits import load_digits
 
-CIFAR10_TEST = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10" / "test_batch_first1000.bin"
+CIFAR10_TEST = Path(os.environ["AUGBENCH_DATA"]) / "cifar10" / "test_batch_first1000.bin"  # set by tests/conftest.py
 CIFAR10_RECORD = 1 + 3 * 32 * 32  # label byte, then R, G, B planes of 32 x 32
 CIFAR_COUNT = 64
 DIGITS_TRAIN = 1200

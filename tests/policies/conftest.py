@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 from torch import Tensor
 
-CIFAR10_TEST = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10" / "test_batch_first1000.bin"
+CIFAR10_TEST = Path(os.environ["AUGBENCH_DATA"]) / "cifar10" / "test_batch_first1000.bin"  # set by tests/conftest.py
 CIFAR10_RECORD = 1 + 3 * 32 * 32  # label byte, then the R, G, B planes of 32 x 32
 NUM_IMAGES = 32
 
