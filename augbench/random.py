@@ -132,8 +132,14 @@ class Params(Mapping[str, ParamValue]):
         return f"Params(batch_size={self._batch_size}, {inner})"
 
     def to(self, device: torch.device | str) -> Params:
-        """The same parameters on ``device`` (a no-op for entries already there)."""
+        """The same parameters on ``device`` (``self`` when every entry is already there)."""
+        device = torch.device(device)
+        if self._is_on(device):
+            return self
         return Params(self._batch_size, drawn_by=self.drawn_by, **{k: v.to(device) for k, v in self._entries.items()})
+
+    def _is_on(self, device: torch.device) -> bool:
+        return all(v._is_on(device) if isinstance(v, Params) else v.device == device for v in self._entries.values())
 
     def expand(self, batch_size: int) -> Params:
         """Repeat a single draw (batch size 1) for ``batch_size`` samples, without copying."""

@@ -35,7 +35,9 @@ class Candidate:
     """One library's pipeline for a workload.
 
     Args:
-        library: the row label, e.g. ``"torchvision v2 (loop)"``; augbench's row is ``"augbench"``.
+        library: the row label, e.g. ``"torchvision v2 (loop)"``. augbench's main row is
+            ``"augbench"``, the one its ratios use; other rows whose label starts with
+            ``"augbench "`` are variants shown for reference.
         randomness: ``PER_SAMPLE`` (every image its own draw) or ``SHARED`` (one draw per batch;
             shown for reference, never the peer augbench is compared with).
         build: ``build(images)`` -> ``step``; gets the uint8 ``(B, C, H, W)`` batch, does any
@@ -95,6 +97,11 @@ def measure(step: Step, settings: Settings) -> list[float]:
     return seconds
 
 
+def is_augbench(candidate: Candidate) -> bool:
+    """augbench's main row or one of its variants."""
+    return candidate.library == AUGBENCH or candidate.library.startswith(AUGBENCH + " ")
+
+
 def missing_module(candidate: Candidate) -> str | None:
     """The first required module that cannot be found, or ``None``."""
     for name in candidate.requires:
@@ -139,6 +146,20 @@ def module_version(name: str) -> str:
 def print_environment(peers: Sequence[str]) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, CPU: {cpu_model()} ({os.cpu_count()} logical cores)")
     print("peers: " + ", ".join(f"{name} {module_version(name)}" for name in peers))
+    print_load()
+
+
+def print_load() -> None:
+    """The 1-minute load average: timings are only comparable on an otherwise idle machine.
+
+    Other processes hurt batched torch code most: with every core busy, each OpenMP-parallel op
+    waits for a descheduled thread (pass ``--threads 1`` to compare single-core speed then).
+    """
+    if not hasattr(os, "getloadavg"):
+        return
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    busy = "  WARNING: other processes are running; timings are noisy" if load > 0.5 * cores else ""
+    print(f"load average (1 min): {load:.2f} on {cores} cores{busy}")
 
 
 def print_table(workload: Workload, timings: Sequence[Timing], settings: Settings) -> None:
@@ -155,7 +176,7 @@ def print_table(workload: Workload, timings: Sequence[Timing], settings: Setting
             print(f"{row} {timing.skipped}")
             continue
         rate = timing.images_per_second(batch_size)
-        ratio = "" if ours_rate is None or timing is ours else f"{ours_rate / rate:.2f}x"
+        ratio = "" if ours_rate is None or is_augbench(timing.candidate) else f"{ours_rate / rate:.2f}x"
         print(f"{row} {rate:>10,.0f} {timing.images_per_second(batch_size, best=True):>10,.0f} {ratio:>14}")
     for timing in timings:
         if timing.candidate.note:
@@ -169,9 +190,7 @@ def print_table(workload: Workload, timings: Sequence[Timing], settings: Setting
 
 def print_verdict(timings: Sequence[Timing], batch_size: int, ours_rate: float | None) -> None:
     """Name the fastest per-sample peer and say whether augbench reaches the target against it."""
-    peers = [
-        t for t in timings if t.seconds and t.candidate.library != AUGBENCH and t.candidate.randomness == PER_SAMPLE
-    ]
+    peers = [t for t in timings if t.seconds and not is_augbench(t.candidate) and t.candidate.randomness == PER_SAMPLE]
     if not peers or ours_rate is None:
         print("  verdict: nothing to compare (augbench or every per-sample peer is missing)")
         return
@@ -192,13 +211,14 @@ def run(workloads: Sequence[Workload], settings: Settings, peers: Sequence[str])
         images = torch.randint(0, 256, workload.batch_shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
         timings = [time_candidate(candidate, images, settings) for candidate in workload.candidates]
         print_table(workload, timings, settings)
+        print_load()
 
 
 def main(workloads: Sequence[Workload], peers: Sequence[str], argv: Sequence[str] | None = None) -> None:
     """Command line: pick workloads by substring, set repeats and torch's thread count."""
     parser = argparse.ArgumentParser(description="Throughput of augbench against peer libraries (CPU).")
     parser.add_argument("--only", default="", help="run only workloads whose name contains this text")
-    parser.add_argument("--library", default="", help="time only candidates whose label contains this text (and augbench)")
+    parser.add_argument("--library", default="", help="time only peers whose label contains this text (and augbench)")
     parser.add_argument("--repeats", type=int, default=Settings.repeats, help="minimum number of timed calls")
     parser.add_argument("--min-seconds", type=float, default=Settings.min_seconds, help="minimum timed seconds per candidate")
     parser.add_argument("--warmup", type=int, default=Settings.warmup, help="untimed calls before timing")
@@ -210,7 +230,7 @@ def main(workloads: Sequence[Workload], peers: Sequence[str], argv: Sequence[str
         Workload(
             w.name,
             w.batch_shape,
-            [c for c in w.candidates if c.library == AUGBENCH or args.library.lower() in c.library.lower()],
+            [c for c in w.candidates if is_augbench(c) or args.library.lower() in c.library.lower()],
         )
         for w in workloads
         if args.only.lower() in w.name.lower()

@@ -151,6 +151,13 @@ class Transform:
 
     def apply_checked(self, images: Tensor, params: Params, target: str = IMAGE) -> Tensor:
         """:meth:`apply` for a batch that is already validated (checks only the params)."""
+        params = self._checked_params(images, params)
+        if APPLY not in params:
+            return self.transform(images, params, target)
+        return self._apply_selected(images, params, target)
+
+    def _checked_params(self, images: Tensor, params: Params) -> Params:
+        """``params`` on the images' device, after checking they are this transform's draw for this batch."""
         who = type(self).__name__
         if not isinstance(params, Params):
             raise InputValueError(f"{who}: params must be the Params returned by sample(), got {type(params).__name__}")
@@ -163,10 +170,19 @@ class Transform:
                 f"{who}: params were drawn for a batch of {params.batch_size}, got {images.shape[0]} images; "
                 "call sample() on this batch"
             )
-        params = params.to(images.device)
-        if APPLY not in params:
-            return self.transform(images, params, target)
-        return self._apply_selected(images, params, target)
+        return params.to(images.device)
+
+    def _apply_fused(
+        self, images: Tensor, params: Params, following: Transform, following_params: Params, target: str
+    ) -> Tensor | None:
+        """Apply this draw and then ``following``'s in one pass, or ``None`` when they don't fuse.
+
+        ``Compose`` offers each transform its successor; an override returns exactly what the two
+        ``apply_checked`` calls in a row would (e.g. ``RandomResizedCrop`` folds a following
+        ``HorizontalFlip`` into its column resampling). Both params arrive unchecked: an override
+        checks them with ``_checked_params`` as ``apply_checked`` would.
+        """
+        return None
 
     def __call__(
         self,
@@ -184,8 +200,7 @@ class Transform:
         if self.output_shape(tuple(images.shape[1:])) != tuple(images.shape[1:]):
             raise InputValueError(f"{type(self).__name__}: p < 1 needs a transform that keeps the image shape")
         if self.blend_skipped:
-            changed = self.transform(images, params, target)
-            return torch.where(mask[:, None, None, None], changed, images)
+            return _pick_samples(mask, self.transform(images, params, target), images)
         selected = mask.nonzero().squeeze(1)
         result = images.clone()
         if selected.numel():
@@ -225,6 +240,31 @@ class Transform:
         if self.same_on_batch:
             parts.append("same_on_batch=True")
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def _pick_samples(mask: Tensor, chosen: Tensor, other: Tensor) -> Tensor:
+    """``torch.where(mask[:, None, None, None], chosen, other)`` for a ``(B,)`` mask, fast on CPUs.
+
+    ``torch.where`` reads its condition once per element, ~1 ns per element on a CPU (1.3 ms for
+    512 x 3 x 32 x 32 uint8, 8-13 ms for 64 x 3 x 224 x 224); viewing each sample's bytes as
+    8-byte words moves the same data with 8x fewer elements (0.12 ms and 0.8 ms). Other layouts,
+    devices and tensors that need gradients take ``torch.where``.
+    """
+    batch = mask.shape[0]
+    fast = (
+        chosen.device.type == "cpu"
+        and chosen.shape == other.shape
+        and chosen.dtype == other.dtype
+        and not (chosen.requires_grad or other.requires_grad)
+        and chosen.is_contiguous()
+        and other.is_contiguous()
+        and all(t.storage_offset() * t.element_size() % 8 == 0 for t in (chosen, other))
+        and chosen[0].numel() * chosen.element_size() % 8 == 0
+    )
+    if not fast:
+        return torch.where(mask.view(batch, *([1] * (chosen.ndim - 1))), chosen, other)
+    words = [t.reshape(batch, -1).view(torch.int64) for t in (chosen, other)]
+    return torch.where(mask[:, None], *words).view(chosen.dtype).view(chosen.shape)
 
 
 class Compose(Transform):
@@ -272,8 +312,15 @@ class Compose(Transform):
                 f"Compose: params hold draws for {len(params)} transforms, this pipeline has "
                 f"{len(self.transforms)}; pass the params this pipeline's sample() returned"
             )
-        for index, child in enumerate(self.transforms):
-            images = child.apply_checked(images, params[str(index)], target)
+        index = 0
+        while index < len(self.transforms):
+            child, child_params = self.transforms[index], params[str(index)]
+            if index + 1 < len(self.transforms):
+                fused = child._apply_fused(images, child_params, self.transforms[index + 1], params[str(index + 1)], target)
+                if fused is not None:
+                    images, index = fused, index + 2
+                    continue
+            images, index = child.apply_checked(images, child_params, target), index + 1
         return images
 
     def __repr__(self) -> str:

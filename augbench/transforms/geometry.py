@@ -19,7 +19,7 @@ from augbench.errors import InputValueError
 from augbench.functional.geometry import Interpolation, PaddingMode
 from augbench.random import Params, log_uniform, randint, uniform
 from augbench.transforms._args import Fill, check_fill, check_range, check_size, fill_for
-from augbench.transforms.base import ImageShape, Transform
+from augbench.transforms.base import APPLY, ImageShape, Transform
 
 __all__ = ["HorizontalFlip", "VerticalFlip", "RandomResizedCrop", "RandomCrop", "RandomAffine"]
 
@@ -131,9 +131,33 @@ class RandomResizedCrop(Transform):
         return height, width
 
     def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
+        return self._resized_crop(images, params, target, hflip=False)
+
+    def _apply_fused(
+        self, images: Tensor, params: Params, following: Transform, following_params: Params, target: str
+    ) -> Tensor | None:
+        """A following ``HorizontalFlip`` folds into the resampling for free: the flipped samples
+        get mirrored column taps. Same result as applying the two in turn."""
+        if type(following) is not HorizontalFlip:
+            return None
+        params = self._checked_params(images, params)
+        flips = following._checked_params(images, following_params)
+        if APPLY in params:
+            return None
+        return self._resized_crop(images, params, target, hflip=flips[APPLY] if APPLY in flips else True)
+
+    def _resized_crop(self, images: Tensor, params: Params, target: str, hflip: Tensor | bool) -> Tensor:
         interpolation = "nearest" if target == MASK else self.interpolation
         return F.resized_crop(
-            images, params.top, params.left, params.height, params.width, self.size, interpolation, self.antialias
+            images,
+            params.top,
+            params.left,
+            params.height,
+            params.width,
+            self.size,
+            interpolation,
+            self.antialias,
+            hflip=hflip,
         )
 
     def output_shape(self, shape: ImageShape) -> ImageShape:
