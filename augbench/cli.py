@@ -12,15 +12,27 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from augbench.bench.config import RunConfig
+from augbench.bench.experiment import Experiment
 from augbench.bench.recipes import RECIPES, check_recipe
 from augbench.errors import AugbenchError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "DEFAULT_RUN"]
 
 DEFAULT_DB = "results/augbench.db"
+DEFAULT_RUN = {
+    "name": "digits",
+    "datasets": ["digits"],
+    "models": ["harness_cnn"],
+    "methods": ["baseline", "affine", "erasing", "rrc"],
+    "seeds": 3,
+    "epochs": 60,
+    "train_size": 500,
+}
+"""The experiment ``augbench run`` runs without --config; ``configs/digits.yaml`` holds the same."""
 
 
 def _names(text: str) -> list[str]:
@@ -66,17 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="train with each augmentation over several seeds and compare test accuracy",
-        description="Train and compare augmentations (default: the cards' harness on the embedded digits).",
+        description="Train and compare augmentations in this process, one run after another (default: the cards' "
+        "harness on the embedded digits, the experiment of configs/digits.yaml). Flags override the --config file.",
     )
+    run.add_argument("--config", type=Path, default=None, help="experiment YAML whose settings are the defaults (e.g. configs/digits.yaml)")
     run.add_argument(
-        "--augs", type=_names, default=["baseline", "affine", "erasing", "rrc"],
-        help=f"comma-separated recipes or policy strings (default: baseline,affine,erasing,rrc; recipes: {', '.join(RECIPES.names())}; "
+        "--augs", type=_names, default=None,
+        help=f"comma-separated recipes or policy strings (default: {','.join(DEFAULT_RUN['methods'])}; recipes: {', '.join(RECIPES.names())}; "
         "policy strings such as rand-m9-n2, trivialaugment, autoaug-cifar10)",
     )
-    run.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="number of seeds (3) or a list (0,1,2); default 3")
-    run.add_argument("--epochs", type=_positive, default=defaults.epochs, help=f"epochs per run (default {defaults.epochs})")
-    run.add_argument("--train-size", type=_positive, default=defaults.train_size, help=f"stratified training subset (default {defaults.train_size})")
-    run.add_argument("--dataset", default="digits", help="registered dataset (default digits, embedded)")
+    run.add_argument("--seeds", type=_seeds, default=None, help="number of seeds (3) or a list (0,1,2); default 3")
+    run.add_argument("--epochs", type=_positive, default=None, help=f"epochs per run (default {defaults.epochs})")
+    run.add_argument("--train-size", type=_positive, default=None, help=f"stratified training subset (default {defaults.train_size})")
+    run.add_argument("--dataset", default=None, help="registered dataset (default digits, embedded)")
     run.add_argument("--model", default=None, help="registered model (default: the dataset's default, harness_cnn for digits)")
     run.add_argument("--data-root", default=None, help="folder of the dataset's files (default $AUGBENCH_DATA/<dataset>)")
     _add_db(run)
@@ -110,28 +124,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_experiment(args: argparse.Namespace) -> Experiment:
+    """The experiment of ``augbench run``: the --config file (or the built-in digits default) with the flags on top."""
+    from augbench.bench.experiment import load_experiment, parse_experiment
+
+    experiment = load_experiment(args.config) if args.config else parse_experiment(DEFAULT_RUN)
+    settings = dict(experiment.settings)
+    settings.update({key: value for key, value in (("epochs", args.epochs), ("train_size", args.train_size)) if value is not None})
+    return replace(
+        experiment,
+        datasets=(args.dataset,) if args.dataset else experiment.datasets,
+        models=(args.model,) if args.model else (None if args.dataset else experiment.models),
+        methods=tuple(args.augs) if args.augs else experiment.methods,
+        seeds=tuple(args.seeds) if args.seeds else experiment.seeds,
+        settings=tuple(sorted(settings.items())),
+        data_root=args.data_root or experiment.data_root,
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
-    from augbench.bench.experiment import DEFAULT_MODELS
     from augbench.bench.runner import format_table, run_all, summarize
     from augbench.bench.store import Store
 
-    for name in args.augs:
+    for name in args.augs or ():
         check_recipe(name)  # unknown names fail before any training
-    model = args.model or DEFAULT_MODELS.get(args.dataset, "harness_cnn")
-    configs = [
-        RunConfig(dataset=args.dataset, model=model, method=aug, seed=seed, epochs=args.epochs,
-                  train_size=args.train_size, data_root=args.data_root)
-        for aug in args.augs
-        for seed in args.seeds
-    ]
+    experiment = _run_experiment(args)
+    configs = experiment.runs()
     store = Store(args.db)
     try:
         summary = run_all(configs, store, device=args.device, progress=not args.no_progress)
     except KeyboardInterrupt:
         print("\ninterrupted: finished runs are saved; rerun the same command to resume", file=sys.stderr)
         return 130
-    title = f"{args.dataset}/{model}, train n={args.train_size}, {args.epochs} epochs, seeds {args.seeds}"
-    if args.dataset == "digits":
+    first = configs[0]
+    title = f"{first.dataset}/{first.model}, train n={first.train_size}, {first.epochs} epochs, seeds {list(experiment.seeds)}"
+    if first.dataset == "digits":
         title += " (digits are grey and not mirror-symmetric: colour ops are no-ops, flips break labels)"
     print(format_table(summarize(configs, store), title))
     print(f"results stored in {args.db}")

@@ -35,5 +35,5 @@ def test_readme_commands_parse(argv: list[str]) -> None:
     from augbench.cli import build_parser
 
     args = build_parser().parse_args(argv)
-    for name in getattr(args, "augs", []):
+    for name in getattr(args, "augs", None) or []:
         check_recipe(name)

@@ -113,3 +113,16 @@ def test_killed_run_loses_nothing_finished(db_url: str) -> None:
     assert len(after) == 6 and len({r[0] for r in after}) == 6
     assert set(before) <= set(after)  # finished rows survive untouched
     assert sorted((r[1], r[2]) for r in after) == sorted((a, s) for a in ("affine", "baseline") for s in range(3))
+
+
+def test_make_run_config_is_the_default_run() -> None:
+    """`make run` runs configs/digits.yaml; plain `augbench run` must run the same experiment."""
+    from augbench.bench.experiment import load_experiment, parse_experiment
+    from augbench.cli import DEFAULT_RUN, _run_experiment, build_parser
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "digits.yaml"
+    from_file = load_experiment(config).runs()
+    assert from_file == parse_experiment(DEFAULT_RUN).runs()
+    assert _run_experiment(build_parser().parse_args(["run"])).runs() == from_file
+    overridden = _run_experiment(build_parser().parse_args(["run", "--config", str(config), "--epochs", "2", "--augs", "mixup"])).runs()
+    assert {(c.method, c.epochs) for c in overridden} == {("mixup", 2)} and len(overridden) == 3
