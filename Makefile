@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/augbench run
+	$(BIN)/augbench run --config configs/digits.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
