@@ -101,18 +101,21 @@ def _mixer_recipe(name: str, **options: object) -> RecipeFactory:
     def factory(image_shape: ImageShape, num_classes: int) -> Method:
         return MixSupervised(MIXERS.build(name, num_classes=num_classes, **options))
 
-    factory.__doc__ = f"{name} with per-sample draws, options {options or 'default'}, soft-target cross-entropy."
+    draws = "one draw per batch (the reference code)" if options.get("per_sample") is False else "per-sample draws"
+    factory.__doc__ = f"{name} with {draws}, options {options or 'default'}, soft-target cross-entropy."
     return factory
 
 
-for _name, _options in {
-    "mixup": {"alpha": 1.0},
-    "cutmix": {"alpha": 1.0},
-    "resizemix": {},
-    "fmix": {},
-    "saliencymix": {},
+for _recipe, (_mixer, _options) in {
+    "mixup": ("mixup", {"alpha": 1.0}),
+    "cutmix": ("cutmix", {"alpha": 1.0}),
+    "mixup_batchwide": ("mixup", {"alpha": 1.0, "per_sample": False}),
+    "cutmix_batchwide": ("cutmix", {"alpha": 1.0, "per_sample": False}),
+    "resizemix": ("resizemix", {}),
+    "fmix": ("fmix", {}),
+    "saliencymix": ("saliencymix", {}),
 }.items():
-    RECIPES.register(_name)(_mixer_recipe(_name, **_options))
+    RECIPES.register(_recipe)(_mixer_recipe(_mixer, **_options))
 
 
 # The cards' EMA momentum 0.999 means a horizon of ~2.5 epochs at CIFAR's 391 steps per epoch;
