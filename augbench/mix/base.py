@@ -23,8 +23,9 @@ import torch
 from torch import Tensor
 
 from augbench.checks import check_batch
+from augbench.distributions import rand
 from augbench.errors import ConfigError, InputTypeError, InputValueError
-from augbench.random import Params, randint, resolve_generator
+from augbench.random import Params, resolve_generator
 from augbench.registry import Registry
 
 __all__ = ["MixResult", "Mixer", "MIXERS", "FORMAT_VERSION", "check_alpha"]
@@ -142,15 +143,7 @@ class Mixer:
             (the partners) and the method's own entries.
         """
         images, labels = self._check_inputs(images, labels)
-        generator = resolve_generator(generator)
-        batch = images.shape[0]
-        partners = self._draw_partners(batch, generator).to(images.device)
-        n = batch if self.per_sample else 1
-        entries = self.make_params(images, partners[:n], generator)
-        params = Params(n, **{name: value.to(images.device) for name, value in entries.items()})
-        if n != batch:
-            params = params.expand(batch)
-        return Params(batch, **{INDEX: partners}, **params)
+        return self._sample_checked(images, resolve_generator(generator))
 
     def apply(self, images: Tensor, labels: Tensor, params: Params) -> MixResult:
         """Mix a batch with a draw; deterministic, so a draw can be replayed.
@@ -163,23 +156,16 @@ class Mixer:
         Returns:
             A :class:`MixResult`; ``inputs`` keeps the dtype and device of ``images``.
         """
-        who = type(self).__name__
         images, labels = self._check_inputs(images, labels)
-        if not isinstance(params, Params) or INDEX not in params:
-            raise InputValueError(f"{who}: params must be the Params returned by {who}.sample(), got {params!r}")
-        if params.batch_size != images.shape[0]:
-            raise InputValueError(
-                f"{who}: params were drawn for a batch of {params.batch_size}, got {images.shape[0]} images; "
-                "call sample() on this batch"
-            )
-        params = params.to(images.device)
-        index = params[INDEX]
-        mixed, lam = self.mix(images, images[index], params)
-        return MixResult(inputs=mixed, targets=self._mix_targets(labels, index, lam), lam=lam, index=index)
+        return self._apply_checked(images, labels, params)
 
     def __call__(self, images: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> MixResult:
         """``self.apply(images, labels, self.sample(images, labels, generator))``."""
-        return self.apply(images, labels, self.sample(images, labels, generator))
+        if type(self).sample is not Mixer.sample or type(self).apply is not Mixer.apply:
+            return self.apply(images, labels, self.sample(images, labels, generator))
+        images, labels = self._check_inputs(images, labels)  # once for both steps
+        params = self._sample_checked(images, resolve_generator(generator))
+        return self._apply_checked(images, labels, params)
 
     # -- serialisation ------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -218,6 +204,44 @@ class Mixer:
         return f"{type(self).__name__}({args})"
 
     # -- helpers ------------------------------------------------------------------------------
+    def _sample_checked(self, images: Tensor, generator: torch.Generator) -> Params:
+        """:meth:`sample` on validated inputs."""
+        batch, device = images.shape[0], images.device
+        partners = self._draw_partners(batch, generator).to(device)
+        n = batch if self.per_sample else 1
+        drawn = self.make_params(images, partners[:n], generator)
+        entries = {name: value.to(device) for name, value in drawn.items()}
+        if n != batch:
+            entries = dict(Params(n, **entries).expand(batch))
+        return Params(batch, **{INDEX: partners}, **entries)
+
+    def _apply_checked(self, images: Tensor, labels: Tensor, params: Params) -> MixResult:
+        """:meth:`apply` on validated images and labels."""
+        who = type(self).__name__
+        if not isinstance(params, Params) or INDEX not in params:
+            raise InputValueError(f"{who}: params must be the Params returned by {who}.sample(), got {params!r}")
+        if params.batch_size != images.shape[0]:
+            raise InputValueError(
+                f"{who}: params were drawn for a batch of {params.batch_size}, got {images.shape[0]} images; "
+                "call sample() on this batch"
+            )
+        params = params.to(images.device)
+        index = params[INDEX]
+        mixed, lam = self._mix_indexed(images, index, params)
+        return MixResult(inputs=mixed, targets=self._mix_targets(labels, index, lam), lam=lam, index=index)
+
+    def _mix_indexed(self, images: Tensor, index: Tensor, params: Params) -> tuple[Tensor, Tensor]:
+        """:meth:`mix` with the partners given by ``index``; subclasses may avoid the gather."""
+        return self._mix_gathered(images, gather_samples(images, index), params)
+
+    def _mix_gathered(self, images: Tensor, partner_images: Tensor, params: Params) -> tuple[Tensor, Tensor]:
+        """:meth:`mix` for a ``partner_images`` tensor that the caller owns and never reads again.
+
+        Subclasses may override it to reuse that buffer for the output (``mix`` itself must not
+        modify its inputs); the default calls :meth:`mix`.
+        """
+        return self.mix(images, partner_images, params)
+
     def _arguments(self) -> dict[str, Any]:
         names = [name for name in inspect.signature(type(self).__init__).parameters if name != "self"]
         return {name: getattr(self, name) for name in names}
@@ -233,16 +257,24 @@ class Mixer:
         if not self.per_sample:
             return torch.randperm(batch, generator=generator, device=generator.device)
         positions = torch.arange(batch, device=generator.device)
-        offsets = 1 + randint(torch.full((batch,), batch - 1, device=generator.device), generator)
-        return (positions + offsets) % batch
+        offsets = uniform_index(batch - 1, batch, generator).add_(1)  # 1 + one of the batch - 1 others
+        return offsets.add_(positions).remainder_(batch)
 
     def _mix_targets(self, labels: Tensor, index: Tensor, lam: Tensor) -> Tensor:
+        """``lam * t[labels] + (1 - lam) * t[labels[index]]``, ``t`` the (smoothed) one-hot rows."""
         eps = self.label_smoothing
-        rows = torch.nn.functional.one_hot(labels, self.num_classes).to(torch.float32)
-        if eps:
-            rows = rows * (1.0 - eps) + eps / self.num_classes
         weight = lam.to(torch.float32)[:, None]
-        return weight * rows + (1.0 - weight) * rows[index]
+        partner_labels = labels.index_select(0, index)[:, None]
+        if not eps:
+            # the same sums as with one-hot rows (w * 1 + (1 - w) * 0 = w), without building them
+            targets = torch.zeros(labels.shape[0], self.num_classes, dtype=torch.float32, device=labels.device)
+            targets.scatter_(1, labels[:, None], weight)
+            return targets.scatter_add_(1, partner_labels, 1.0 - weight)
+        rows = torch.nn.functional.one_hot(labels, self.num_classes).to(torch.float32)
+        partner_rows = torch.nn.functional.one_hot(partner_labels[:, 0], self.num_classes).to(torch.float32)
+        rows = rows * (1.0 - eps) + eps / self.num_classes
+        partner_rows = partner_rows * (1.0 - eps) + eps / self.num_classes
+        return weight * rows + (1.0 - weight) * partner_rows
 
     def _check_inputs(self, images: object, labels: object) -> tuple[Tensor, Tensor]:
         who = type(self).__name__
@@ -275,6 +307,38 @@ class Mixer:
                 "check num_classes"
             )
         return images, labels
+
+
+def uniform_index(high: int, n: int, generator: torch.Generator) -> Tensor:
+    """``n`` int64 draws uniform on ``[0, high)``, ``(n,)`` on the generator's device.
+
+    ``augbench.random.randint(torch.full((n,), high), generator)`` for one ``high`` shared by
+    all draws: the same uniform numbers and the same integers, with fewer tensor operations.
+    """
+    return (rand((n,), generator) * high).long().clamp_(max=max(high - 1, 0))
+
+
+def gather_samples(images: Tensor, index: Tensor) -> Tensor:
+    """``images[index]`` in the images' memory format, copying whole samples where it pays.
+
+    ``index_select`` on a contiguous batch copies each sample as one block, many times faster
+    than the per-element gather of ``images[index]`` on the CPU; only for batches too large to
+    be recycled by the allocator (fresh pages, first touched while copying) with several
+    threads does the per-element gather spread the work better. Channels-last batches are
+    gathered in their NHWC order, other layouts by ``images[index]``.
+    """
+    large = images.numel() * images.element_size() >= _FRESH_PAGES_FROM
+    if large and images.device.type == "cpu" and torch.get_num_threads() > 2:
+        return images[index]
+    if images.is_contiguous():
+        return images.index_select(0, index)
+    if images.is_contiguous(memory_format=torch.channels_last):
+        return images.permute(0, 2, 3, 1).index_select(0, index).permute(0, 3, 1, 2)
+    return images[index]
+
+
+_FRESH_PAGES_FROM = 32 * 1024 * 1024
+"""glibc serves allocations above 32 MiB (its largest mmap threshold) with fresh pages each time."""
 
 
 def _jsonable(value: Any) -> Any:

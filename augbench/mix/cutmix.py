@@ -5,10 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-import augbench.functional as F
 from augbench.distributions import beta
-from augbench.mix.base import MIXERS, Mixer, check_alpha
-from augbench.random import Params, randint
+from augbench.mix.base import MIXERS, Mixer, check_alpha, gather_samples, uniform_index
+from augbench.random import Params
 
 __all__ = ["CutMix", "centred_box", "paste_box"]
 
@@ -32,15 +31,17 @@ def centred_box(lam: Tensor, centre_row: Tensor, centre_col: Tensor, height: int
         ``top``, ``left``, ``height``, ``width``: ``(n,)`` int64 tensors, the clipped box
         (possibly empty), on the device of ``centre_row``.
     """
-    ratio = torch.sqrt(1.0 - lam.to(centre_row.device, torch.float64))
-    cut_rows = torch.floor(height * ratio).long()
-    cut_cols = torch.floor(width * ratio).long()
-    top = centre_row - cut_rows // 2
-    left = centre_col - cut_cols // 2
-    bottom = (top + cut_rows).clamp(0, height)
-    right = (left + cut_cols).clamp(0, width)
-    top = top.clamp(0, height)
-    left = left.clamp(0, width)
+    device = centre_row.device
+    ratio = torch.sqrt(1.0 - lam.to(device, torch.float64))
+    # rows and columns in one pass: row 0 follows the height, row 1 the width
+    sizes = torch.tensor([[height], [width]], device=device)
+    cuts = torch.floor(sizes * ratio).long()
+    start = torch.stack([centre_row, centre_col]) - cuts // 2
+    zero = sizes.new_zeros(())
+    end = torch.clamp(start + cuts, min=zero, max=sizes)
+    start = torch.clamp(start, min=zero, max=sizes)
+    top, left = start
+    bottom, right = end
     return {"top": top, "left": left, "height": bottom - top, "width": right - left}
 
 
@@ -56,10 +57,73 @@ def paste_box(images: Tensor, partner_images: Tensor, params: Params) -> tuple[T
         The mixed batch (same shape and dtype) and ``lam = 1 - box area / (H * W)``,
         ``(B,)`` float32.
     """
-    mask = F.box_mask(images, params.top, params.left, params.height, params.width)
+    return _paste_box_into(partner_images.clone(), images, params.to(images.device))
+
+
+_SAME_SIZE_INT = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+_COPY_BOXES_FROM_BYTES = 128 * 1024
+"""Per-image size from which single-threaded CPU batches are mixed by copying each box (a
+Python loop over the batch) instead of masking the whole batch; below it the per-sample
+overhead dominates. With several intra-op threads every box copy is a parallel region, and on
+a busy machine each can wait milliseconds for a descheduled thread, so the masked path (a few
+large operations) is used then."""
+
+
+def _copy_boxes(images: Tensor, index: Tensor, params: Params) -> tuple[Tensor, Tensor]:
+    """:func:`paste_box` with ``partner_images = images[index]``: a copy of the batch, then each
+    partner's box copied into it (reads the partners' boxes only, no mask)."""
+    mixed = images.clone()
+    entries = (index, params.top, params.left, params.height, params.width)
+    boxes = zip(*(entry.tolist() for entry in entries))
+    for sample, (partner, top, left, height, width) in enumerate(boxes):
+        if height > 0 and width > 0:
+            box = (slice(None), slice(top, top + height), slice(left, left + width))
+            mixed[sample][box] = images[partner][box]
     area = (params.height * params.width).to(torch.float32)
-    lam = 1.0 - area / float(images.shape[-2] * images.shape[-1])
-    return torch.where(mask, partner_images, images), lam
+    return mixed, 1.0 - area / float(images.shape[-2] * images.shape[-1])
+
+
+def _paste_box_into(partner_images: Tensor, images: Tensor, params: Params) -> tuple[Tensor, Tensor]:
+    """:func:`paste_box` that overwrites ``partner_images`` with the result (and returns it).
+
+    ``params`` must be on the images' device.
+
+    Pixels are selected bitwise, ``x ^ ((p ^ x) & box)`` with ``box`` all ones inside the box,
+    on the images' bits viewed as integers of the same size: an exact copy of either pixel for
+    every dtype (floats included), several times faster than ``torch.where`` with a broadcast
+    boolean mask.
+    """
+    height, width = images.shape[-2:]
+    device = images.device
+    top, left = params.top[:, None], params.left[:, None]
+    rows = torch.arange(height, device=device)
+    cols = torch.arange(width, device=device)
+    in_rows = (rows >= top) & (rows < top + params.height[:, None])  # (B, H)
+    in_cols = (cols >= left) & (cols < left + params.width[:, None])  # (B, W)
+    bits = _SAME_SIZE_INT.get(images.element_size())
+    if bits is None or images.is_complex() or images.dtype == torch.bool:
+        box = in_rows[:, None, :, None] & in_cols[:, None, None, :]
+        mixed = partner_images.copy_(torch.where(box, partner_images, images))
+    else:
+        box = _box_mask_bits(in_rows, in_cols, bits)
+        image_bits = images.view(bits)
+        partner_images.view(bits).bitwise_xor_(image_bits).bitwise_and_(box).bitwise_xor_(image_bits)
+        mixed = partner_images
+    area = (params.height * params.width).to(torch.float32)
+    lam = 1.0 - area / float(height * width)
+    return mixed, lam
+
+
+def _box_mask_bits(in_rows: Tensor, in_cols: Tensor, bits: torch.dtype) -> Tensor:
+    """``(B, 1, H, W)`` of ``bits``: all ones where ``in_rows[b, h] & in_cols[b, w]``, else 0.
+
+    Built by gathering whole rows from a table of the per-sample column masks (row 0: zeros),
+    which beats a broadcast ``(B, H, 1) & (B, 1, W)`` for narrow images.
+    """
+    batch, height = in_rows.shape
+    table = torch.cat([in_cols.new_zeros(1, in_cols.shape[1], dtype=bits), in_cols.to(bits).neg_()])
+    which = in_rows * torch.arange(1, batch + 1, device=in_rows.device)[:, None]  # row of the table per (b, h)
+    return table.index_select(0, which.view(-1)).view(batch, 1, height, -1)
 
 
 @MIXERS.register("cutmix")
@@ -70,7 +134,7 @@ class CutMix(Mixer):
     axis); the box centre is uniform over all pixels, so boxes near the border are clipped and
     touch it, and the label weight is recomputed from the clipped box:
     ``lam = 1 - box area / (H * W)`` exactly (the drawn ``lam`` is not kept). Per-sample
-    boxes are built as masks by broadcast comparisons, one ``torch.where`` for the batch.
+    boxes are built as masks by broadcast comparisons and pasted bitwise for the whole batch.
     The card's application probability (``cutmix_prob``) is left to the training method.
 
     Args:
@@ -108,9 +172,20 @@ class CutMix(Mixer):
         height, width = images.shape[-2:]
         n = partners.shape[0]
         lam = beta(self.alpha, self.alpha, (n,), generator)
-        centre_row = randint(torch.full((n,), height, device=generator.device), generator)
-        centre_col = randint(torch.full((n,), width, device=generator.device), generator)
+        centre_row = uniform_index(height, n, generator)
+        centre_col = uniform_index(width, n, generator)
         return centred_box(lam, centre_row, centre_col, height, width)
 
     def mix(self, images: Tensor, partner_images: Tensor, params: Params) -> tuple[Tensor, Tensor]:
         return paste_box(images, partner_images, params)
+
+    def _mix_indexed(self, images: Tensor, index: Tensor, params: Params) -> tuple[Tensor, Tensor]:
+        if type(self).mix is not CutMix.mix:  # a subclass mixes its own way
+            return super()._mix_indexed(images, index, params)
+        if (
+            images.device.type == "cpu"
+            and torch.get_num_threads() == 1
+            and images[0].numel() * images.element_size() >= _COPY_BOXES_FROM_BYTES
+        ):
+            return _copy_boxes(images, index, params)
+        return _paste_box_into(gather_samples(images, index), images, params)

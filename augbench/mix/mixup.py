@@ -62,3 +62,13 @@ class Mixup(Mixer):
         weight = lam.to(dtype).view(-1, 1, 1, 1)
         mixed = torch.lerp(partner_images.to(dtype), images.to(dtype), weight)
         return restore_dtype(mixed, images.dtype), lam
+
+    def _mix_gathered(self, images: Tensor, partner_images: Tensor, params: Params) -> tuple[Tensor, Tensor]:
+        if type(self).mix is not Mixup.mix:  # a subclass mixes its own way
+            return self.mix(images, partner_images, params)
+        # mix()'s lerp, written into the gathered partners (or their compute-dtype copy)
+        dtype = compute_dtype(images)
+        lam = params.lam.to(torch.float32)
+        partners = partner_images if partner_images.dtype == dtype else partner_images.to(dtype)
+        mixed = partners.lerp_(images.to(dtype), lam.to(dtype).view(-1, 1, 1, 1))
+        return restore_dtype(mixed, images.dtype), lam
