@@ -31,7 +31,10 @@ $(PEERS_STAMP): pyproject.toml
 	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check $(PEER_PACKAGES)
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	# torchaug's batched policies; --no-deps so it cannot replace the pinned torch
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps torchaug
 	touch $@
 
 bench: $(PEERS_STAMP)
-	$(PEERS)/bin/python benchmarks/throughput.py
+	$(PEERS)/bin/python benchmarks/throughput.py && $(PEERS)/bin/python benchmarks/policies.py
+	$(PEERS)/bin/python benchmarks/mixing.py

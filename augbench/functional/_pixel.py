@@ -75,7 +75,7 @@ def checked_param(
             ``integral``, or a tensor of the wrong shape.
     """
     if isinstance(value, Tensor):
-        if value.device.type == "cpu" and value.numel() > 0:
+        if value.device.type == "cpu" and value.numel() > 0 and not _in_range(value, low, high, integral, open_low):
             as_float = value.double()
             below = as_float <= low if open_low else as_float < low
             bad = ~as_float.isfinite() | below | (as_float > high)
@@ -95,6 +95,21 @@ def checked_param(
     ):
         raise InputValueError(_range_message(who, name, value, low, high, integral, open_low, ""))
     return batch_param(value, images, name, compute_dtype(images))
+
+
+def _in_range(value: Tensor, low: float, high: float, integral: bool, open_low: bool) -> bool:
+    """Fast check of a CPU tensor: finite, within the bounds (and whole, if ``integral``).
+
+    One min/max reduction and two Python numbers instead of an elementwise mask; ``False``
+    sends the caller to the slow path that finds the offending value for the message.
+    """
+    as_float = value.double()
+    smallest, largest = (float(extreme) for extreme in torch.aminmax(as_float))
+    if not (math.isfinite(smallest) and math.isfinite(largest)):
+        return False  # also NaN, which aminmax propagates
+    if smallest < low or (open_low and smallest <= low) or largest > high:
+        return False
+    return not integral or bool(torch.equal(as_float, as_float.round()))
 
 
 def _range_message(
@@ -131,8 +146,31 @@ def blend(images: Tensor, degenerate: Tensor, factor: Tensor) -> Tensor:
         factor: ``(B,)``; 1 returns ``images``, 0 returns ``degenerate``, > 1 extrapolates.
     """
     if images.dtype == torch.uint8:
+        # In place on one float32 copy: base + factor * (x - base), the same float32 operations.
         base = degenerate.to(torch.float32)
-        mixed = base + per_sample(factor.to(torch.float32)) * (images.to(torch.float32) - base)
-        return mixed.clamp_(0.0, 255.0).to(torch.uint8)
+        mixed = images.to(torch.float32).sub_(base).mul_(per_sample(factor.to(torch.float32))).add_(base)
+        return to_uint8(mixed.clamp_(0.0, 255.0))
     base = degenerate.to(images.dtype)
     return (base + per_sample(factor.to(images.dtype)) * (images - base)).clamp_(0.0, 1.0)
+
+
+def blend_lut(images: Tensor, degenerate: Tensor, factor: Tensor) -> Tensor:
+    """:func:`blend` of uint8 ``images`` with a per-sample grey level ``degenerate`` ``(B,)``.
+
+    With one degenerate value per sample the blend is a function of the pixel value alone, so
+    each sample gets a 256-entry table computed with :func:`blend`'s float32 arithmetic (the
+    same values, bit for bit), applied with one gather.
+    """
+    batch = images.shape[0]
+    levels = torch.arange(256, dtype=torch.float32, device=images.device)
+    base = degenerate.to(torch.float32)[:, None]
+    table = to_uint8((levels - base).mul_(factor.to(torch.float32)[:, None]).add_(base).clamp_(0.0, 255.0))
+    return table.gather(1, images.reshape(batch, -1).long()).view_as(images)
+
+
+def to_uint8(values: Tensor) -> Tensor:
+    """Floating ``values`` already in [0, 255] to uint8, truncating like ``.to(torch.uint8)``.
+
+    Through int16: the same values, several times faster on the CPU than the direct cast.
+    """
+    return values.to(torch.int16).to(torch.uint8)

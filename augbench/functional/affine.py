@@ -109,7 +109,16 @@ def rotate(
     """
     check_kernel_batch(images, "rotate")
     angle_t = checked_param(angle, images, "angle", "rotate")
-    return affine(images, -angle_t, (0.0, 0.0), 1.0, (0.0, 0.0), interpolation, fill, center)
+    if center is not None:
+        return affine(images, -angle_t, (0.0, 0.0), 1.0, (0.0, 0.0), interpolation, fill, center)
+    _check_interpolation(images, interpolation, "rotate")
+    # inverse_affine_matrix(-angle, 0, 0, 1, 0, 0, 0, 0) without the shear, scale and offset
+    # terms, which are exact no-ops there: [[cos r, sin r, 0], [-sin r, cos r, 0]], r = -angle.
+    rot = torch.deg2rad(-angle_t)
+    cos, sin = torch.cos(rot), torch.sin(rot)
+    zero = torch.zeros_like(rot)
+    matrix = torch.stack([torch.stack([cos, sin, zero], -1), torch.stack([-sin, cos, zero], -1)], -2)
+    return warp_affine(images, matrix, interpolation, fill)
 
 
 def _check_interpolation(images: Tensor, interpolation: str, who: str) -> None:
@@ -137,19 +146,20 @@ def warp_affine(
     dtype = matrix.dtype
     ys = torch.arange(height, device=images.device, dtype=dtype) + 0.5 - height * 0.5
     xs = torch.arange(width, device=images.device, dtype=dtype) + 0.5 - width * 0.5
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1), torch.ones(height * width, device=images.device, dtype=dtype)], -1)
-    source = points @ matrix.transpose(1, 2)  # (B, H*W, 2), centred pixel coordinates
     if interpolation == "nearest":
         # The pixel whose area contains the source point (Pillow's convention: halfway points
         # go to the pixel on the right/below, where torch.round would round half to even).
-        col = torch.floor(source[..., 0] + width * 0.5)
-        row = torch.floor(source[..., 1] + height * 0.5)
-        inside = (col >= 0) & (col <= width - 1) & (row >= 0) & (row <= height - 1)
-        flat = (row.clamp(0, height - 1) * width + col.clamp(0, width - 1)).long()
-        result = images.reshape(batch, channels, height * width).gather(2, flat[:, None, :].expand(batch, channels, -1))
-        result = torch.where(inside[:, None, :], result, fill_tensor(fill, images, images.dtype).reshape(1, -1, 1))
-        return result.reshape(batch, channels, height, width)
+        # Source coordinates x * m0 + y * m1 + m2 by broadcasting (B, 1, W) and (B, H, 1) terms.
+        # Sources outside the image are clamped onto a one-pixel border of fill around it, so
+        # one gather gives image and fill values alike (no inside mask to build and apply).
+        col = _source_axis(matrix[:, 0], xs, ys).add_(width * 0.5).floor_().clamp_(-1, width).add_(1)
+        row = _source_axis(matrix[:, 1], xs, ys).add_(height * 0.5).floor_().clamp_(-1, height).add_(1)
+        flat = row.mul_(width + 2).add_(col).long().view(batch, 1, height * width)
+        framed = _framed(images, fill).view(batch, channels, -1)
+        return framed.gather(2, flat.expand(batch, channels, -1)).view(batch, channels, height, width)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    points = torch.stack([grid_x.reshape(-1), grid_y.reshape(-1), torch.ones(height * width, device=images.device, dtype=dtype)], -1)
+    source = points @ matrix.transpose(1, 2)  # (B, H*W, 2), centred pixel coordinates
     # grid_sample works in [-1, 1] with align_corners=False: x_norm = 2 * x_centred / width.
     grid = (source / torch.tensor([width * 0.5, height * 0.5], device=images.device, dtype=dtype)).reshape(batch, height, width, 2)
     fill_value = fill_tensor(fill, images, dtype)
@@ -157,3 +167,45 @@ def warp_affine(
     shifted = images.to(dtype) - fill_value
     result = nnf.grid_sample(shifted, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill_value
     return restore_dtype(result, images.dtype)
+
+
+def _framed(images: Tensor, fill: Scalar | Sequence[Scalar] | Tensor) -> Tensor:
+    """``(B, C, H + 2, W + 2)``: the images inside a one-pixel border of ``fill`` (images' scale)."""
+    batch, channels, height, width = images.shape
+    framed = images.new_empty((batch, channels, height + 2, width + 2))
+    framed[:, :, 1:-1, 1:-1] = images
+    fill_t = fill_tensor(fill, images, images.dtype)
+    fill_t = fill_t.reshape(1, -1, 1) if fill_t.numel() > 1 else fill_t.reshape(())
+    framed[:, :, 0] = fill_t
+    framed[:, :, -1] = fill_t
+    framed[:, :, 1:-1, 0] = fill_t
+    framed[:, :, 1:-1, -1] = fill_t
+    return framed
+
+
+def _source_axis(coefficients: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
+    """``(B, H, W)`` values of ``a x + b y + c`` for rows ``(a, b, c)`` of ``coefficients`` ``(B, 3)``."""
+    return torch.add((coefficients[:, 0:1] * xs)[:, None, :], (coefficients[:, 1:2] * ys)[:, :, None]).add_(coefficients[:, 2, None, None])
+
+
+def fill_outside(result: Tensor, inside: Tensor, fill: Scalar | Sequence[Scalar] | Tensor, images: Tensor) -> Tensor:
+    """``result`` where ``inside`` (a bool mask broadcastable to it), ``fill`` elsewhere; in place.
+
+    Same values as ``torch.where(inside, result, fill)``, but as a multiply by the mask (and
+    an add of the fill where it is not zero), which is several times faster on the CPU.
+    ``fill`` is in the images' own scale and dtype (one value, or one per channel).
+    """
+    result.mul_(inside)
+    if _is_zero(fill):
+        return result
+    fill_t = fill_tensor(fill, images, images.dtype).reshape((1, -1) + (1,) * (result.ndim - 2))
+    return result.add_(inside.logical_not() * fill_t)
+
+
+def _is_zero(fill: Scalar | Sequence[Scalar] | Tensor) -> bool:
+    """Whether ``fill`` is known to be all zeros without a device sync (CPU tensors are checked)."""
+    if isinstance(fill, Tensor):
+        return fill.device.type == "cpu" and not bool(fill.any())
+    if isinstance(fill, (int, float)):
+        return fill == 0
+    return all(value == 0 for value in fill)

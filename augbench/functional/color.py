@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from augbench.errors import InputValueError
-from augbench.functional._pixel import blend, check_channels, checked_param, image_max, per_sample
+from augbench.functional._pixel import blend, blend_lut, check_channels, checked_param, image_max, per_sample
 from augbench.functional._utils import BatchParam, compute_dtype, restore_dtype
 
 __all__ = [
@@ -79,6 +79,9 @@ def solarize(images: Tensor, threshold: BatchParam) -> Tensor:
     """
     image_max(images, "solarize")
     threshold_t = checked_param(threshold, images, "threshold", "solarize", low=0.0)
+    if images.dtype == torch.uint8:
+        # 255 - x == x ^ 255: an xor with 255 where x >= threshold (torch.where is slow on uint8).
+        return images ^ (images >= per_sample(threshold_t)).view(torch.uint8).mul_(255)
     return torch.where(images >= per_sample(threshold_t), invert(images), images)
 
 
@@ -163,9 +166,10 @@ def rgb_to_grayscale(images: Tensor, num_output_channels: int = 1) -> Tensor:
 def _luma(images: Tensor) -> Tensor:
     """``(B, 1, H, W)`` luma of RGB images, Pillow's fixed point for uint8."""
     if images.dtype == torch.uint8:
-        weights = torch.tensor(_LUMA_FIXED, dtype=torch.int32, device=images.device).view(1, 3, 1, 1)
-        fixed = (images.to(torch.int32) * weights).sum(1, keepdim=True)
-        return torch.bitwise_right_shift(fixed + (1 << 15), 16).to(torch.uint8)
+        # Channel by channel in place: much faster on the CPU than a weighted sum over dim 1.
+        red, green, blue = (channel.to(torch.int32) for channel in images.unbind(1))
+        fixed = red.mul_(_LUMA_FIXED[0]).add_(green.mul_(_LUMA_FIXED[1])).add_(blue.mul_(_LUMA_FIXED[2]))
+        return fixed.add_(1 << 15).bitwise_right_shift_(16).to(torch.uint8)[:, None]
     weights = torch.tensor(_LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
     return (images * weights).sum(1, keepdim=True)
 
@@ -185,6 +189,8 @@ def adjust_brightness(images: Tensor, brightness_factor: BatchParam) -> Tensor:
     """
     image_max(images, "adjust_brightness")
     factor = checked_param(brightness_factor, images, "brightness_factor", "adjust_brightness", low=0.0)
+    if images.dtype == torch.uint8:
+        return blend_lut(images, torch.zeros_like(factor), factor)
     return blend(images, torch.zeros((), dtype=images.dtype, device=images.device), factor)
 
 
@@ -209,7 +215,7 @@ def adjust_contrast(images: Tensor, contrast_factor: BatchParam) -> Tensor:
     if images.dtype == torch.uint8:
         pixels = grey.shape[-2] * grey.shape[-1]
         mean = grey.sum((1, 2, 3), dtype=torch.int64).to(torch.float64) / pixels
-        degenerate = torch.floor(mean + 0.5)
+        return blend_lut(images, torch.floor(mean + 0.5), factor)
     else:
         degenerate = grey.mean((1, 2, 3))
     return blend(images, per_sample(degenerate), factor)

@@ -14,7 +14,7 @@ import torch.nn.functional as nnf
 from torch import Tensor
 
 from augbench.errors import InputValueError
-from augbench.functional._pixel import blend, checked_param, image_max
+from augbench.functional._pixel import blend, checked_param, image_max, per_sample
 from augbench.functional._utils import BatchParam, compute_dtype, restore_dtype
 
 __all__ = ["adjust_sharpness", "gaussian_blur"]
@@ -53,15 +53,28 @@ def adjust_sharpness(images: Tensor, sharpness_factor: BatchParam) -> Tensor:
     values = images.to(compute_dtype(images))
     # The kernel is a 3x3 box plus 4 x the centre; the box sum is separable into shifted slices
     # (much faster on the CPU than a one-channel conv2d). uint8 sums are whole numbers below
-    # 2**24, so float32 holds them exactly.
-    row_sums = values[..., :-2] + values[..., 1:-1] + values[..., 2:]
-    box = row_sums[..., :-2, :] + row_sums[..., 1:-1, :] + row_sums[..., 2:, :]
-    smooth = (box + (_SMOOTH_CENTRE - 1.0) * values[..., 1:-1, 1:-1]) / _SMOOTH_SUM
+    # 2**24, so float32 holds them exactly, whatever the order of the additions.
+    box = values[..., :-2] + values[..., 1:-1]
+    box += values[..., 2:]
+    smooth = box[..., :-2, :] + box[..., 1:-1, :]
+    smooth += box[..., 2:, :]
+    centre = values[..., 1:-1, 1:-1]
+    smooth.add_(centre, alpha=_SMOOTH_CENTRE - 1.0).div_(_SMOOTH_SUM)
     if images.dtype == torch.uint8:
         smooth = smooth.round_()  # a sum / 13 is never exactly halfway, so no tie rule is involved
-    degenerate = values.clone()  # the border stays as in the input
-    degenerate[..., 1:-1, 1:-1] = smooth
-    return blend(images, degenerate, factor)
+    if images.dtype != torch.uint8 and images.dtype != values.dtype:  # half precision blends in its own dtype
+        degenerate = values.clone()  # the border stays as in the input
+        degenerate[..., 1:-1, 1:-1] = smooth
+        return blend(images, degenerate, factor)
+    # The border of the smoothed image is the input's, so only the interior needs blending:
+    # smooth + factor * (x - smooth), the float32 operations of blend(), in place.
+    blended = (centre - smooth).mul_(per_sample(factor.to(smooth.dtype))).add_(smooth)
+    result = images.clone()
+    if images.dtype == torch.uint8:
+        result[..., 1:-1, 1:-1] = blended.clamp_(0.0, 255.0).to(torch.int16)  # truncated, as blend() does
+        return result
+    result[..., 1:-1, 1:-1] = blended
+    return result.clamp_(0.0, 1.0)
 
 
 def gaussian_blur(images: Tensor, kernel_size: KernelSize, sigma: Sigma = None) -> Tensor:

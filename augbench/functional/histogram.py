@@ -38,10 +38,10 @@ def autocontrast(images: Tensor) -> Tensor:
     """
     image_max(images, "autocontrast")
     batch, channels = images.shape[:2]
-    low, high = images.reshape(batch, channels, -1).aminmax(dim=-1)  # (B, C) each
+    flat = images.reshape(batch, channels, -1)
+    low, high = flat.amin(-1), flat.amax(-1)  # (B, C) each; aminmax is far slower on uint8
     low, high = low[..., None], high[..., None]
     if images.is_floating_point():
-        flat = images.reshape(batch, channels, -1)
         span = high - low
         stretched = (flat - low) / torch.where(span > 0, span, torch.ones_like(span))
         return torch.where(span > 0, stretched.clamp_(0.0, 1.0), flat).view_as(images)
@@ -76,21 +76,28 @@ def equalize(images: Tensor) -> Tensor:
     levels = images if images.dtype == torch.uint8 else (images * 255.0).round_().to(torch.uint8)
     batch, channels, height, width = levels.shape
     rows = batch * channels
-    offsets = torch.arange(rows, device=images.device)[:, None] * _LEVELS
-    index = (levels.reshape(rows, -1).long() + offsets).reshape(-1)
+    # Histograms of all (sample, channel) rows from one bincount over values offset by 256 per
+    # row (int32: less traffic than int64).
+    offsets = torch.arange(0, rows * _LEVELS, _LEVELS, dtype=torch.int32, device=images.device)
+    index = levels.reshape(rows, -1).to(torch.int32).add_(offsets[:, None]).view(-1)
     counts = torch.bincount(index, minlength=rows * _LEVELS).view(rows, _LEVELS)  # (B*C, 256)
     values = torch.arange(_LEVELS, device=images.device)
     highest = torch.where(counts > 0, values, torch.zeros_like(values)).amax(1, keepdim=True)
     step = (height * width - counts.gather(1, highest)) // 255  # (B*C, 1)
     below = counts.cumsum(1) - counts
-    lut = torch.div(step // 2 + below, step.clamp(min=1), rounding_mode="floor").clamp_(max=255)
+    # floor((step // 2 + below) / step) in float64, exact (numerator < 2**52; no SIMD for int64 division).
+    lut = torch.floor((step // 2 + below).double().div_(step.clamp(min=1).double())).clamp_(max=255)
     lut = torch.where(step > 0, lut, values.expand_as(lut)).to(torch.uint8)
     result = _apply_lut(levels, lut.view(batch, channels, _LEVELS))
     return result if images.dtype == torch.uint8 else result.to(images.dtype) / 255.0
 
 
 def _apply_lut(images: Tensor, lut: Tensor) -> Tensor:
-    """``lut[b, c, images[b, c, y, x]]`` for uint8 ``images`` and a ``(B, C, 256)`` uint8 table."""
+    """``lut[b, c, images[b, c, y, x]]`` for uint8 ``images`` and a ``(B, C, 256)`` uint8 table.
+
+    A gather along the rows of the table: about twice as fast on the CPU as ``index_select``
+    or a gather on the flattened table.
+    """
     batch, channels = images.shape[:2]
     flat = images.reshape(batch * channels, -1).long()
     return lut.reshape(batch * channels, _LEVELS).gather(1, flat).view_as(images)

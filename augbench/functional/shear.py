@@ -27,7 +27,7 @@ from torch import Tensor
 from augbench.errors import InputValueError
 from augbench.functional._pixel import checked_param
 from augbench.functional._utils import BatchParam, Scalar
-from augbench.functional.affine import warp_affine
+from augbench.functional.affine import fill_outside, warp_affine
 from augbench.functional.geometry import Interpolation
 
 __all__ = ["shear_x", "shear_y", "translate_x", "translate_y"]
@@ -125,6 +125,15 @@ def _shear(
     # warp_affine works in coordinates relative to the image centre: with u = X + W/2 (and
     # likewise for y), the input x is X + f * (Y + H/2 - cy), and symmetrically for shear_y.
     half_other = height * 0.5 - center[1] if axis == 0 else width * 0.5 - center[0]
+    if interpolation == "nearest":
+        # Output (x, y) reads column x + floor(0.5 + f * (y + 0.5 - cy)) of row y (shear_x), the
+        # pixel warp_affine's nearest rule picks, as a whole-pixel shift per row (column for
+        # shear_y): one small offset table and one gather along a single axis. The offsets are
+        # exact (float64) for the given factor, so a source within float32 rounding of a pixel
+        # edge goes where Pillow's double-precision transform sends it.
+        along = torch.arange(height if axis == 0 else width, device=images.device, dtype=torch.float64)
+        offset = torch.floor(0.5 + factor_t.double()[:, None] * (along + (0.5 - (center[1] if axis == 0 else center[0]))))
+        return _shift_nearest(images, offset, axis, fill)
     matrix = _identity_matrices(factor_t)
     matrix[:, axis, 1 - axis] = factor_t
     matrix[:, axis, 2] = factor_t * half_other
@@ -134,9 +143,40 @@ def _shear(
 def _translate(images: Tensor, pixels: BatchParam, interpolation: Interpolation, fill: Fill, axis: int, who: str) -> Tensor:
     _check_images(images, interpolation, who)
     shift = checked_param(pixels, images, "pixels", who)
+    if interpolation == "nearest":
+        # Output x reads column x + floor(0.5 - shift): a whole-pixel shift (warp_affine's rule).
+        return _shift_nearest(images, torch.floor(0.5 - shift.double())[:, None], axis, fill)
     matrix = _identity_matrices(shift)
     matrix[:, axis, 2] = -shift
     return warp_affine(images, matrix, interpolation, fill)
+
+
+def _shift_nearest(images: Tensor, offset: Tensor, axis: int, fill: Fill) -> Tensor:
+    """Move pixels along one axis by whole-pixel offsets, filling what comes from outside.
+
+    ``axis`` 0: output ``(b, c, y, x)`` reads input ``(b, c, y, x + offset[b, y])``; ``axis`` 1:
+    input ``(b, c, y + offset[b, x], x)``. ``offset`` is ``(B, L)`` whole numbers (floating),
+    with ``L`` = H resp. W, or 1 for one offset per sample.
+    """
+    batch, channels, height, width = images.shape
+    size = width if axis == 0 else height
+    # |offset| > size reads only fill; clamping keeps the int64 sums small.
+    offset = offset.clamp(-size, size).long()
+    positions = torch.arange(size, device=images.device)
+    if axis == 0:
+        source = offset[:, :, None] + positions  # (B, H or 1, W)
+    else:
+        source = offset[:, None, :] + positions[:, None]  # (B, H, W or 1)
+    inside = (source >= 0) & (source < size)
+    source = source.clamp_(0, size - 1)
+    if axis == 0:
+        index = source[:, None].expand(batch, channels, height, width)
+        return fill_outside(images.gather(3, index), inside[:, None], fill, images)
+    # A gather along H is strided; gathering from the flattened plane keeps the reads and
+    # writes contiguous along W.
+    flat = (source * width + torch.arange(width, device=images.device)).view(batch, 1, -1)
+    gathered = images.reshape(batch, channels, height * width).gather(2, flat.expand(batch, channels, -1))
+    return fill_outside(gathered.view(batch, channels, height, width), inside[:, None], fill, images)
 
 
 def _identity_matrices(param: Tensor) -> Tensor:

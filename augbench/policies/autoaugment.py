@@ -7,7 +7,7 @@ from torch import Tensor
 
 from augbench.distributions import AnyGenerator, rand
 from augbench.errors import ConfigError
-from augbench.policies.ops import SPACES, apply_ops, op_values
+from augbench.policies.ops import SPACES, apply_op_layers, op_values
 from augbench.policies.strings import Grammar, register_element
 from augbench.random import Params
 from augbench.transforms._args import check_fill
@@ -167,10 +167,8 @@ class AutoAugment(Transform):
         op = self._op_table.to(device)[params.subpolicy]  # (B, 2)
         level = self._level.to(device)[params.subpolicy]
         values = op_values(self._ops, SPACES["autoaugment"], op, level, params.sign)
-        for slot in range(2):
-            op_or_none = torch.where(params.fires[:, slot], op[:, slot], -1)
-            images = apply_ops(images, self._ops, op_or_none, values[:, slot], self.fill, target)
-        return images
+        op_or_none = torch.where(params.fires, op, -1)  # (B, 2): the two slots, in order
+        return apply_op_layers(images, self._ops, op_or_none, values, self.fill, target)
 
     def extra_repr(self) -> str:
         return f"policy={self.policy!r}"

@@ -28,7 +28,7 @@ from augbench.checks import MASK
 from augbench.errors import ConfigError, InputValueError
 from augbench.transforms._args import Fill, fill_for
 
-__all__ = ["OpRange", "Space", "OPS", "GEOMETRIC_OPS", "SPACES", "apply_ops", "op_values"]
+__all__ = ["OpRange", "Space", "OPS", "GEOMETRIC_OPS", "SPACES", "apply_ops", "apply_op_layers", "op_values"]
 
 Kernel = Callable[[Tensor, Tensor, float], Tensor]
 """``(images (k, C, H, W), argument (k,), fill in [0, 1] units) -> images``."""
@@ -166,25 +166,84 @@ def apply_ops(
         fill: fill of geometric ops in [0, 1] units, one number or one per channel.
         target: ``"image"`` or ``"mask"``.
     """
+    return apply_op_layers(images, op_names, op_index[:, None], values[:, None], fill, target)
+
+
+def apply_op_layers(
+    images: Tensor, op_names: Sequence[str], op_index: Tensor, values: Tensor, fill: Fill, target: str
+) -> Tensor:
+    """:func:`apply_ops` for ``L`` layers in a row: layer ``l`` applies ``op_index[:, l]``.
+
+    The same result as ``L`` calls of :func:`apply_ops`, with less data movement: the samples
+    are regrouped by each layer's op with one gather (a layer whose op is the same for the
+    whole batch needs none) and put back in their order once at the end; each op's output
+    overwrites its group's slice. ``index_copy_`` per op, the obvious alternative, is several
+    times slower on the CPU than these dim-0 gathers and slice copies. One host sync per call
+    (the op counts of all layers).
+
+    Args:
+        images: ``(B, C, H, W)``; never written to.
+        op_names: the op list ``op_index`` refers to.
+        op_index: ``(B, L)`` int64; ``-1`` means "no op" for that sample in that layer.
+        values: ``(B, L)`` arguments.
+        fill: fill of geometric ops in [0, 1] units, one number or one per channel.
+        target: ``"image"`` or ``"mask"``.
+    """
     if target != MASK and images.shape[1] not in (1, 3):
         raise InputValueError(
             f"policies need grey (1) or RGB (3) channels, got shape {tuple(images.shape)}; "
             "drop an alpha channel with x[:, :3]"
         )
-    counts = torch.bincount(op_index + 1, minlength=len(op_names) + 1)[1:].tolist()  # one host sync
-    present = [op for op, count in enumerate(counts) if count]
+    batch, layers = op_index.shape
+    if batch == 0 or layers == 0:
+        return images
+    slots = len(op_names) + 1  # -1 (no op) counts in slot 0
+    layer_offsets = torch.arange(layers, device=op_index.device) * slots
+    all_counts = torch.bincount((op_index + 1 + layer_offsets).reshape(-1), minlength=layers * slots)
+    all_counts = all_counts.view(layers, slots).tolist()  # the one host sync
     is_mask = target == MASK
-    result = images
-    for op in present:
-        name = op_names[op]
-        if is_mask and name not in GEOMETRIC_OPS:
+    kernel_fill = 0.0 if is_mask else fill
+    current = images
+    order: Tensor | None = None  # current[j] is sample order[j]; None: the batch order
+    position: Tensor | None = None  # position[b]: where sample b is in current
+    buffers: list[Tensor] = []
+    for layer in range(layers):
+        counts = all_counts[layer]
+        active = [op for op in range(len(op_names)) if counts[op + 1] and not (is_mask and op_names[op] not in GEOMETRIC_OPS)]
+        if not active:
             continue
-        kernel = OPS[name]
-        mask_fill = 0.0 if is_mask else fill
-        if counts[op] == images.shape[0]:
-            return kernel(images, values, mask_fill)
-        selected = (op_index == op).nonzero().squeeze(1)
-        if result is images:
-            result = images.clone()
-        result.index_copy_(0, selected, kernel(images.index_select(0, selected), values.index_select(0, selected), mask_fill))
-    return result
+        layer_values = values[:, layer] if order is None else values[:, layer].index_select(0, order)
+        if counts[active[0] + 1] == batch:  # one op for the whole batch: no regrouping
+            current = OPS[op_names[active[0]]](current, layer_values, kernel_fill)
+            continue
+        layer_order = torch.argsort(op_index[:, layer], stable=True)  # samples grouped by op
+        source = layer_order if position is None else position.index_select(0, layer_order)
+        grouped = _buffer(buffers, current)
+        torch.index_select(current, 0, source, out=grouped)
+        layer_values = values[:, layer].index_select(0, layer_order)
+        order, position = layer_order, torch.argsort(layer_order)
+        start = counts[0]
+        for op in range(len(op_names)):
+            count = counts[op + 1]
+            if op in active:
+                chunk = grouped.narrow(0, start, count)
+                out = OPS[op_names[op]](chunk, layer_values.narrow(0, start, count), kernel_fill)
+                if out is not chunk:
+                    chunk.copy_(out)
+            start += count
+        current = grouped
+    if position is None:
+        return current
+    result = _buffer(buffers, current)
+    return torch.index_select(current, 0, position, out=result)
+
+
+def _buffer(buffers: list[Tensor], busy: Tensor) -> Tensor:
+    """A scratch batch like ``busy`` that is not ``busy`` itself: reused (at most two are made)."""
+    busy_storage = busy.untyped_storage().data_ptr()
+    for buffer in buffers:
+        if buffer.untyped_storage().data_ptr() != busy_storage and buffer.shape == busy.shape and buffer.dtype == busy.dtype:
+            return buffer
+    buffer = torch.empty_like(busy, memory_format=torch.contiguous_format)
+    buffers.append(buffer)
+    return buffer

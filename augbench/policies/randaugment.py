@@ -10,7 +10,7 @@ from torch import Tensor
 
 from augbench.distributions import AnyGenerator, normal, rand
 from augbench.errors import ConfigError
-from augbench.policies.ops import apply_ops, check_space, op_values
+from augbench.policies.ops import apply_op_layers, check_space, op_values
 from augbench.policies.strings import ElementSpec, Grammar, Section, register_element
 from augbench.random import Params
 from augbench.transforms._args import check_fill
@@ -51,9 +51,8 @@ class _OpSequence(Transform):
 
     def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
         values = op_values(self.ops, self._space, params.op, params.level, params.sign)
-        for layer in range(params.op.shape[1]):  # N rounds (N is 1-3), not a loop over samples
-            images = apply_ops(images, self.ops, params.op[:, layer], values[:, layer], self.fill, target)
-        return images
+        # N rounds of grouped ops (N is 1-3), not a loop over samples.
+        return apply_op_layers(images, self.ops, params.op, values, self.fill, target)
 
 
 class RandAugment(_OpSequence):
