@@ -10,6 +10,7 @@ PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 # torchvision only imports beside this torch build; it is a CUDA build that runs on the CPU here.
 PEER_PACKAGES := torch==2.14.1 torchvision==0.29.1 kornia albumentations
+# torchaug (batched policies) is installed afterwards with --no-deps, so it cannot replace the pinned torch.
 
 .PHONY: run test bench install
 
@@ -31,7 +32,6 @@ $(PEERS_STAMP): pyproject.toml
 	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check $(PEER_PACKAGES)
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -e .
-	# torchaug's batched policies; --no-deps so it cannot replace the pinned torch
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps torchaug
 	touch $@
 
