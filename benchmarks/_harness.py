@@ -158,7 +158,12 @@ def print_load() -> None:
     if not hasattr(os, "getloadavg"):
         return
     load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    busy = "  WARNING: other processes are running; timings are noisy" if load > 0.5 * cores else ""
+    busy = (
+        "  WARNING: other processes are running; timings are noisy (batched torch code suffers most; "
+        "--threads 1 compares single-core speed)"
+        if load > 0.5 * cores
+        else ""
+    )
     print(f"load average (1 min): {load:.2f} on {cores} cores{busy}")
 
 

@@ -230,19 +230,26 @@ def _resized_crop_native(
     result = torch.empty(images.shape[:2] + size, dtype=images.dtype, device=images.device, memory_format=layout)
     boxes = torch.stack([top, left, height, width], 1).long().tolist()
     mirrored = [False] * len(boxes) if mirror is None else mirror.tolist()
+    # Threads take the next sample as they become free, so a thread slowed down by another
+    # process (or by larger crops) does less of the work.
+    samples, lock = iter(range(len(boxes))), threading.Lock()
 
-    def resize_samples(first: int, step: int) -> None:
-        for index in range(first, len(boxes), step):
+    def resize_samples() -> None:
+        while True:
+            with lock:
+                index = next(samples, None)
+            if index is None:
+                return
             box_top, box_left, box_height, box_width = boxes[index]
             window = images[index : index + 1, :, box_top : box_top + box_height, box_left : box_left + box_width]
             resized = nnf.interpolate(window, size=size, mode="bilinear", antialias=antialias, align_corners=False)[0]
             result[index] = resized.flip(-1) if mirrored[index] else resized
 
-    workers = min(torch.get_num_threads(), len(boxes))
-    helpers = [_thread_pool(workers - 1).submit(resize_samples, k, workers) for k in range(1, workers)]
-    resize_samples(0, workers)
-    for helper in helpers:
-        helper.result()
+    helpers = min(torch.get_num_threads(), len(boxes)) - 1
+    futures = [_thread_pool(helpers).submit(resize_samples) for _ in range(helpers)]
+    resize_samples()
+    for future in futures:
+        future.result()
     return result
 
 
