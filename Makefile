@@ -28,7 +28,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-$(PEERS_STAMP): pyproject.toml
+$(PEERS_STAMP): pyproject.toml Makefile
 	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check $(PEER_PACKAGES)
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -e .
