@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
-import os
-import statistics
 import time
 import warnings
 from collections.abc import Sequence
@@ -42,7 +40,7 @@ from dataclasses import dataclass
 import torch
 
 import _harness
-from _harness import AUGBENCH, PER_SAMPLE, SHARED, Candidate, Settings, Step, Timing, print_environment
+from _harness import AUGBENCH, PER_SAMPLE, SHARED, Candidate, Settings, Step, Timing, is_augbench, print_environment
 
 PEERS = ("torchvision", "kornia")
 NUM_CLASSES = 10
@@ -78,10 +76,6 @@ class MixWorkload:
 def labels_for(images: torch.Tensor) -> torch.Tensor:
     """The ``(B,)`` int64 labels in [0, 10) of a batch, the same for every candidate."""
     return torch.randint(0, NUM_CLASSES, (images.shape[0],), generator=torch.Generator().manual_seed(1))
-
-
-def is_augbench(candidate: Candidate) -> bool:
-    return candidate.library == AUGBENCH or candidate.library.startswith(AUGBENCH + " ")
 
 
 # -- augbench ---------------------------------------------------------------------------------
@@ -212,24 +206,10 @@ WORKLOADS = [cutmix_uint8(512, 32), cutmix_uint8(64, 224), mixup_float(512, 32),
 
 
 # -- running and printing ---------------------------------------------------------------------
-def load_line() -> str:
-    """The 1-minute load average, flagged when other processes keep the cores busy."""
-    if not hasattr(os, "getloadavg"):
-        return "load average: unknown"
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    busy = "  WARNING: other processes are running; timings are noisy" if load > 0.5 * cores else ""
-    return f"load average (1 min): {load:.2f} on {cores} cores{busy}"
-
-
 def make_batch(workload: MixWorkload) -> torch.Tensor:
     """The harness's uint8 batch (seed 0), as float32 in [0, 1] for float workloads."""
     images = torch.randint(0, 256, workload.batch_shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     return images if workload.dtype == torch.uint8 else images.to(workload.dtype).div_(255)
-
-
-def rate(timing: Timing, batch_size: int, best: bool = False) -> float:
-    per_step = min(timing.seconds) if best else statistics.median(timing.seconds)
-    return batch_size / per_step
 
 
 def print_table(
@@ -238,7 +218,7 @@ def print_table(
     """One row per candidate and the verdict of every target; returns ``(description, met)`` pairs."""
     batch_size = workload.batch_shape[0]
     ours = next((t for t in timings if t.candidate.library == AUGBENCH and t.seconds), None)
-    ours_rate = rate(ours, batch_size) if ours else None
+    ours_rate = ours.images_per_second(batch_size) if ours else None
     shape = "x".join(str(s) for s in workload.batch_shape)
     dtype = str(workload.dtype).removeprefix("torch.")
     print(f"\n== {workload.name}: {dtype} batch {shape} + int64 labels ({NUM_CLASSES} classes), CPU ==")
@@ -248,9 +228,9 @@ def print_table(
         if not timing.seconds:
             print(f"{row} {timing.skipped}")
             continue
-        value = rate(timing, batch_size)
+        value = timing.images_per_second(batch_size)
         ratio = "" if ours_rate is None or is_augbench(timing.candidate) else f"{ours_rate / value:.2f}x"
-        print(f"{row} {value:>10,.0f} {rate(timing, batch_size, best=True):>10,.0f} {ratio:>14}")
+        print(f"{row} {value:>10,.0f} {timing.images_per_second(batch_size, best=True):>10,.0f} {ratio:>14}")
     for timing in timings:
         if timing.candidate.note:
             print(f"  * {timing.candidate.library}: {timing.candidate.note}")
@@ -266,7 +246,7 @@ def print_table(
         if peer is None or ours_rate is None:
             print(f"  target {wanted}: not measured (a library is missing)")
             continue
-        ratio = ours_rate / rate(peer, batch_size)
+        ratio = ours_rate / peer.images_per_second(batch_size)
         met = ratio >= target.ratio
         print(f"  target {wanted}: {ratio:.2f}x, {'MET' if met else 'NOT met'}")
         verdicts.append((f"{workload.name} {shape}: {wanted} ({ratio:.2f}x)", met))
@@ -314,7 +294,7 @@ def measure_interleaved(steps: Sequence[Step | None], settings: Settings, rounds
 def run(workloads: Sequence[MixWorkload], settings: Settings, rounds: int) -> None:
     print_environment(PEERS)
     if not hasattr(_harness, "print_load"):  # older harnesses do not print the load themselves
-        print(load_line())
+        _harness.print_load()
     verdicts: list[tuple[str, bool]] = []
     for workload in workloads:
         images = make_batch(workload)
@@ -325,7 +305,7 @@ def run(workloads: Sequence[MixWorkload], settings: Settings, rounds: int) -> No
             for candidate, (step, why), times in zip(workload.candidates, built, seconds)
         ]
         verdicts += print_table(workload, timings, settings, rounds)
-        print(load_line())
+        _harness.print_load()
     if verdicts:
         print("\n== targets ==")
         for description, met in verdicts:
