@@ -1,9 +1,9 @@
 """The ``augbench`` command line.
 
-- ``augbench run``: train the harness with several augmentations over seeds, print the table.
+- ``augbench run``: train several methods over seeds (default: the digits harness), print the table.
 - ``augbench bench CONFIG``: run an experiment YAML with a local process pool or Ray.
 - ``augbench report``: plots and a self-contained ``report.html`` from the results database.
-- ``augbench list``: datasets, models, ops, policies, recipes, methods and mixers.
+- ``augbench list``: datasets, models, ops, policies, methods, evaluations, optimisers and mixers.
 - ``augbench show POLICY --dataset NAME``: a PNG grid of augmented samples.
 """
 
@@ -15,14 +15,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from augbench.bench.config import RunConfig
 from augbench.bench.experiment import Experiment
-from augbench.bench.recipes import RECIPES, check_recipe
+from augbench.bench.spec import RunSpec
 from augbench.errors import AugbenchError
+from augbench.methods.spec import method_names
 
 __all__ = ["main", "build_parser", "DEFAULT_RUN"]
 
 DEFAULT_DB = "results/augbench.db"
+DEFAULT_CACHE = "results/phase-cache"
 DEFAULT_RUN = {
     "name": "digits",
     "datasets": ["digits"],
@@ -69,11 +70,16 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=DEFAULT_DB, help=f"results database: a SQLAlchemy URL or a SQLite path (default {DEFAULT_DB})")
 
 
+def _add_cache(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cache-dir", default=DEFAULT_CACHE,
+                        help=f"phase weights cache shared by runs (a teacher trains once; default {DEFAULT_CACHE})")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the phase weights cache")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``augbench`` command."""
     parser = argparse.ArgumentParser(prog="augbench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    defaults = RunConfig()
 
     run = commands.add_parser(
         "run",
@@ -83,23 +89,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", type=Path, default=None, help="experiment YAML whose settings are the defaults (e.g. configs/digits.yaml)")
     run.add_argument(
-        "--augs", type=_names, default=None,
-        help=f"comma-separated recipes or policy strings (default: {','.join(DEFAULT_RUN['methods'])}; recipes: {', '.join(RECIPES.names())}; "
-        "policy strings such as rand-m9-n2, trivialaugment, autoaug-cifar10)",
+        "--methods", "--augs", dest="methods", type=_names, default=None,
+        help=f"comma-separated methods, presets or policy strings (default: {','.join(DEFAULT_RUN['methods'])}; "
+        "see `augbench list`; policy strings such as rand-m9-n2, trivialaugment, autoaug-cifar10)",
     )
     run.add_argument("--seeds", type=_seeds, default=None, help="number of seeds (3) or a list (0,1,2); default 3")
-    run.add_argument("--epochs", type=_positive, default=None, help=f"epochs per run (default {defaults.epochs})")
-    run.add_argument("--train-size", type=_positive, default=None, help=f"stratified training subset (default {defaults.train_size})")
-    run.add_argument("--dataset", default=None, help="registered dataset (default digits, embedded)")
+    run.add_argument("--epochs", type=_positive, default=None, help="epochs per run (default 60)")
+    run.add_argument("--train-size", type=_positive, default=None, help="stratified labeled subset (default 500 on digits; all of a dataset with a test split)")
+    run.add_argument("--dataset", default=None, help="registered dataset (default digits, embedded); replaces the config's "
+                     "datasets and its data sizes")
     run.add_argument("--model", default=None, help="registered model (default: the dataset's default, harness_cnn for digits)")
     run.add_argument("--data-root", default=None, help="folder of the dataset's files (default $AUGBENCH_DATA/<dataset>)")
     _add_db(run)
+    _add_cache(run)
+    run.add_argument("--threads", type=_positive, default=1,
+                     help="torch threads (default 1, as each `bench` worker: the same run gives the same bits either way)")
     run.add_argument("--device", default="cpu", help="training device, e.g. cpu or cuda (default cpu)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     bench = commands.add_parser("bench", help="run an experiment YAML file", description="Run every (dataset, model, method, seed) of an experiment file.")
     bench.add_argument("config", type=Path, help="experiment YAML file, e.g. configs/digits.yaml")
     _add_db(bench)
+    _add_cache(bench)
     bench.add_argument("--executor", choices=("local", "ray"), default="local", help="local process pool (default) or Ray tasks")
     bench.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local Ray instance)")
     bench.add_argument("--workers", type=_positive, default=None, help="local worker processes (default: cores / threads)")
@@ -111,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(report)
     report.add_argument("--out", type=Path, default=Path("results/report"), help="output folder (default results/report)")
 
-    commands.add_parser("list", help="list datasets, models, ops, policies, recipes, methods and mixers")
+    commands.add_parser("list", help="list datasets, models, ops, policies, methods, evaluations and mixers")
 
     show = commands.add_parser("show", help="write a PNG grid of augmented samples")
     show.add_argument("policy", help="a policy string (rand-m9-n2, rrc32-hflip, ...) or an augmentation recipe (affine)")
@@ -126,43 +137,67 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_experiment(args: argparse.Namespace) -> Experiment:
     """The experiment of ``augbench run``: the --config file (or the built-in digits default) with the flags on top."""
-    from augbench.bench.experiment import load_experiment, parse_experiment
+    from augbench.bench.experiment import check_experiment, load_experiment, parse_experiment, parse_methods
+    from augbench.data.streams import DataSpec
 
     experiment = load_experiment(args.config) if args.config else parse_experiment(DEFAULT_RUN)
-    settings = dict(experiment.settings)
-    settings.update({key: value for key, value in (("epochs", args.epochs), ("train_size", args.train_size)) if value is not None})
-    return replace(
+    data = DataSpec() if args.dataset else experiment.data  # the config's sizes belong to its own dataset
+    if args.train_size is not None:
+        data = replace(data, train_size=args.train_size)
+    changed = replace(
         experiment,
         datasets=(args.dataset,) if args.dataset else experiment.datasets,
         models=(args.model,) if args.model else (None if args.dataset else experiment.models),
-        methods=tuple(args.augs) if args.augs else experiment.methods,
+        methods=parse_methods(args.methods) if args.methods else experiment.methods,
         seeds=tuple(args.seeds) if args.seeds else experiment.seeds,
-        settings=tuple(sorted(settings.items())),
+        epochs=args.epochs if args.epochs is not None else experiment.epochs,
+        data=data,
         data_root=args.data_root or experiment.data_root,
     )
+    check_experiment(changed)
+    return changed
+
+
+def _cache_dir(args: argparse.Namespace) -> str | None:
+    return None if args.no_cache else args.cache_dir
+
+
+def _title(experiment: Experiment, specs: list[RunSpec]) -> str:
+    first = specs[0]
+    if first.data.labeled_per_class is not None:
+        size = f"{first.data.labeled_per_class} labels/class"
+    else:
+        size = f"train n={first.data.train_size}" if first.data.train_size else "all training samples"
+    title = f"{first.dataset_name}/{first.model_name}, {size}, {first.epochs} epochs, seeds {list(experiment.seeds)}"
+    if first.dataset_name == "digits" and first.data.labeled_per_class is None and first.data.target is None:
+        title += " (digits are grey and not mirror-symmetric: colour ops are no-ops, flips break labels)"
+    return title
 
 
 def _run(args: argparse.Namespace) -> int:
     from augbench.bench.runner import format_table, run_all, summarize
     from augbench.bench.store import Store
 
-    for name in args.augs or ():
-        check_recipe(name)  # unknown names fail before any training
+    import torch
+
     experiment = _run_experiment(args)
-    configs = experiment.runs()
+    specs = experiment.runs()
     store = Store(args.db)
+    torch.set_num_threads(args.threads)
     try:
-        summary = run_all(configs, store, device=args.device, progress=not args.no_progress)
+        summary = run_all(specs, store, device=args.device, cache_dir=_cache_dir(args), progress=not args.no_progress)
     except KeyboardInterrupt:
-        print("\ninterrupted: finished runs are saved; rerun the same command to resume", file=sys.stderr)
+        print("\ninterrupted: finished runs and phases are saved; rerun the same command to resume", file=sys.stderr)
         return 130
-    first = configs[0]
-    title = f"{first.dataset}/{first.model}, train n={first.train_size}, {first.epochs} epochs, seeds {list(experiment.seeds)}"
-    if first.dataset == "digits":
-        title += " (digits are grey and not mirror-symmetric: colour ops are no-ops, flips break labels)"
-    print(format_table(summarize(configs, store), title))
+    print(format_table(summarize(specs, store, experiment.metric), _title(experiment, specs), _metric_title(experiment.metric)))
+    for spec, error in summary.failed:
+        print(f"failed: {spec.dataset_name}/{spec.model_name}/{spec.label} seed {spec.seed}: {error}", file=sys.stderr)
     print(f"results stored in {args.db}")
     return 1 if summary.failed else 0
+
+
+def _metric_title(metric: str) -> str:
+    return metric.replace("_", " ") + (" (%)" if metric.endswith("accuracy") or metric == "auroc" else " (x100)")
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -172,18 +207,19 @@ def _bench(args: argparse.Namespace) -> int:
     from augbench.bench.store import Store
 
     experiment = load_experiment(args.config)
-    configs = experiment.runs()
+    specs = experiment.runs()
     executor = build_executor(args.executor, workers=args.workers, threads=args.threads,
-                              ray_address=args.ray_address, device=args.device)
+                              ray_address=args.ray_address, device=args.device, cache_dir=_cache_dir(args))
     store = Store(args.db)
     try:
-        summary = run_all(configs, store, executor=executor, progress=not args.no_progress)
+        summary = run_all(specs, store, executor=executor, progress=not args.no_progress)
     except KeyboardInterrupt:
-        print("\ninterrupted: finished runs are saved; rerun the same command to resume", file=sys.stderr)
+        print("\ninterrupted: finished runs and phases are saved; rerun the same command to resume", file=sys.stderr)
         return 130
-    print(format_table(summarize(configs, store), f"experiment {experiment.name}: {len(configs)} runs"))
-    for config, error in summary.failed:
-        print(f"failed: {config.dataset}/{config.model}/{config.method} seed {config.seed}: {error}", file=sys.stderr)
+    print(format_table(summarize(specs, store, experiment.metric), f"experiment {experiment.name}: {len(specs)} runs",
+                       _metric_title(experiment.metric)))
+    for spec, error in summary.failed:
+        print(f"failed: {spec.dataset_name}/{spec.model_name}/{spec.label} seed {spec.seed}: {error}", file=sys.stderr)
     print(f"results stored in {args.db}; write plots with: augbench report --db {args.db}")
     return 1 if summary.failed else 0
 
@@ -200,11 +236,14 @@ def _report(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     import augbench.functional as F
     from augbench.data import DATASETS
-    from augbench.methods import METHODS
+    from augbench.evaluation import EVALUATIONS
+    from augbench.methods import METHODS, presets
     from augbench.mix import MIXERS
+    from augbench.modalities import MODALITIES
     from augbench.models import MODELS
     from augbench.policies import OPS
     from augbench.policies.strings import ELEMENTS
+    from augbench.train.optim import OPTIMIZERS, SCHEDULES
 
     sections = {
         "datasets": DATASETS.names(),
@@ -212,8 +251,13 @@ def _list(args: argparse.Namespace) -> int:
         "kernels (augbench.functional)": sorted(F.__all__),
         "policy ops": sorted(OPS),
         "policy-string elements": [grammar.example or name for name, grammar in ELEMENTS.items()],
-        "recipes (--augs, besides policy strings)": RECIPES.names(),
-        "methods": METHODS.names(),
+        "methods (--methods, besides policy strings)": method_names(),
+        "  of which presets (augbench/methods/presets.yaml)": sorted(presets()),
+        "  of which registered methods": METHODS.names(),
+        "evaluations": EVALUATIONS.names(),
+        "optimizers": OPTIMIZERS.names(),
+        "schedules": SCHEDULES.names(),
+        "modalities": MODALITIES.names(),
         "mixers": MIXERS.names(),
     }
     for title, names in sections.items():

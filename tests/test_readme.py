@@ -31,9 +31,9 @@ COMMANDS = [
 @pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
 def test_readme_commands_parse(argv: list[str]) -> None:
     """CLI examples are valid invocations (the tiny end-to-end run is in tests/bench/test_cli.py)."""
-    from augbench.bench.recipes import check_recipe
     from augbench.cli import build_parser
+    from augbench.methods.spec import expand_method
 
     args = build_parser().parse_args(argv)
-    for name in getattr(args, "augs", None) or []:
-        check_recipe(name)
+    for name in getattr(args, "methods", None) or []:
+        expand_method(name)

@@ -16,8 +16,8 @@ from typing import Protocol
 
 import torch
 
-from augbench.bench.config import RunConfig
-from augbench.bench.trainer import RunResult, train_run
+from augbench.bench.run import RunResult, train_run
+from augbench.bench.spec import RunSpec
 from augbench.errors import ConfigError
 
 __all__ = ["Outcome", "Executor", "LocalExecutor", "RayExecutor", "build_executor", "EXECUTORS"]
@@ -29,20 +29,20 @@ EXECUTORS = ("local", "ray")
 class Outcome:
     """A finished run: its result, or the one-line error that stopped it."""
 
-    config: RunConfig
+    spec: RunSpec
     result: RunResult | None
     error: str | None = None
 
 
 class Executor(Protocol):
-    """Runs configs and yields their outcomes in completion order."""
+    """Runs specs and yields their outcomes in completion order."""
 
-    def run(self, configs: Sequence[RunConfig]) -> Iterator[Outcome]: ...
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[Outcome]: ...
 
 
-def _run_in_worker(config: RunConfig, threads: int, device: str) -> RunResult:
+def _run_in_worker(spec: RunSpec, threads: int, device: str, cache_dir: str | None) -> RunResult:
     torch.set_num_threads(threads)
-    return train_run(config, device=device)
+    return train_run(spec, device=device, cache_dir=cache_dir)
 
 
 def _describe(error: BaseException) -> str:
@@ -58,27 +58,31 @@ class LocalExecutor:
         threads: torch threads per worker (default 1: many small runs parallelise better
             across processes than inside one).
         device: training device of every run.
+        cache_dir: the phase weights cache folder shared by the workers (``None``: no cache).
     """
 
-    def __init__(self, workers: int | None = None, threads: int = 1, device: str = "cpu") -> None:
+    def __init__(
+        self, workers: int | None = None, threads: int = 1, device: str = "cpu", cache_dir: str | None = None
+    ) -> None:
         cpus = os.cpu_count() or 1
         self.threads = max(1, threads)
         self.workers = workers or max(1, cpus // self.threads)
         self.device = device
+        self.cache_dir = cache_dir
 
-    def run(self, configs: Sequence[RunConfig]) -> Iterator[Outcome]:
-        if not configs:
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[Outcome]:
+        if not specs:
             return
         context = get_context("spawn")  # fresh interpreters: no forked torch thread pools
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(configs)), mp_context=context) as pool:
-            futures = {pool.submit(_run_in_worker, config, self.threads, self.device): config for config in configs}
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(specs)), mp_context=context) as pool:
+            futures = {pool.submit(_run_in_worker, spec, self.threads, self.device, self.cache_dir): spec for spec in specs}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    config = futures[future]
+                    spec = futures[future]
                     error = future.exception()
-                    yield Outcome(config, None, _describe(error)) if error else Outcome(config, future.result())
+                    yield Outcome(spec, None, _describe(error)) if error else Outcome(spec, future.result())
 
 
 class RayExecutor:
@@ -89,14 +93,18 @@ class RayExecutor:
             Ray instance for this process.
         cpus_per_run: CPUs each task reserves (also its torch thread budget).
         device: training device of every run.
+        cache_dir: the phase weights cache folder shared by the workers (``None``: no cache).
     """
 
-    def __init__(self, address: str | None = None, cpus_per_run: int = 1, device: str = "cpu") -> None:
+    def __init__(
+        self, address: str | None = None, cpus_per_run: int = 1, device: str = "cpu", cache_dir: str | None = None
+    ) -> None:
         self.address = address
         self.cpus_per_run = max(1, cpus_per_run)
         self.device = device
+        self.cache_dir = cache_dir
 
-    def run(self, configs: Sequence[RunConfig]) -> Iterator[Outcome]:
+    def run(self, specs: Sequence[RunSpec]) -> Iterator[Outcome]:
         try:
             import ray
         except ImportError:
@@ -106,27 +114,27 @@ class RayExecutor:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
         try:
             remote = ray.remote(num_cpus=self.cpus_per_run)(_run_in_worker)
-            refs = {remote.remote(config, self.cpus_per_run, self.device): config for config in configs}
+            refs = {remote.remote(spec, self.cpus_per_run, self.device, self.cache_dir): spec for spec in specs}
             pending = list(refs)
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 for ref in done:
-                    config = refs[ref]
+                    spec = refs[ref]
                     try:
-                        yield Outcome(config, ray.get(ref))
+                        yield Outcome(spec, ray.get(ref))
                     except Exception as error:  # a failed task: report it, keep the others going
                         cause = getattr(error, "cause", None) or error
-                        yield Outcome(config, None, _describe(cause))
+                        yield Outcome(spec, None, _describe(cause))
         finally:
             if started_here:
                 ray.shutdown()
 
 
 def build_executor(name: str, *, workers: int | None = None, threads: int = 1, ray_address: str | None = None,
-                   device: str = "cpu") -> Executor:
+                   device: str = "cpu", cache_dir: str | None = None) -> Executor:
     """The executor called ``name`` (``"local"`` or ``"ray"``)."""
     if name == "local":
-        return LocalExecutor(workers=workers, threads=threads, device=device)
+        return LocalExecutor(workers=workers, threads=threads, device=device, cache_dir=cache_dir)
     if name == "ray":
-        return RayExecutor(address=ray_address, cpus_per_run=threads, device=device)
+        return RayExecutor(address=ray_address, cpus_per_run=threads, device=device, cache_dir=cache_dir)
     raise ConfigError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")

@@ -5,8 +5,10 @@ training size, ...; not method, seed, evaluations or data folder), then by metho
 first; of runs that differ only in their evaluations, the last written counts. Per section the
 report has:
 
-- a summary table: seeds, every stored metric as mean +- 95 % Student-t CI over seeds, and the
-  seed-matched paired difference of test accuracy to the baseline (``*`` where its CI excludes 0);
+- a summary table: seeds, every stored metric as mean +- 95 % Student-t CI over seeds, the
+  seed-matched paired difference of test accuracy to the baseline (``*`` where its CI excludes 0),
+  whether it survives a Holm correction over the section's methods, and each method's bootstrap
+  probability of being the best ("which should I use?" at a glance);
 - PNG plots (matplotlib, Agg): test accuracy per method with CI error bars; accuracy against
   training cost (images/s, or wall time per run, log x); reliability diagrams from the run
   artifact ``reliability``; mean corruption accuracy by severity from the artifact
@@ -35,13 +37,13 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from augbench.bench.runner import BASELINE
-from augbench.bench.stats import mean_ci, paired_difference
+from augbench.bench.runner import BASELINE, HOLM_ALPHA
+from augbench.bench.stats import holm, mean_ci, paired_difference, paired_p_value, probability_best
 from augbench.bench.store import Store, StoredRun
 
 __all__ = [
     "write_report", "group_runs", "Section", "Stat", "metric_stat", "baseline_difference", "format_stat",
-    "average_reliability", "severity_means", "PRIMARY_METRIC", "METRIC_ORDER", "COST_METRICS",
+    "average_reliability", "severity_means", "decision_columns", "PRIMARY_METRIC", "METRIC_ORDER", "COST_METRICS",
 ]
 
 PRIMARY_METRIC = "test_accuracy"
@@ -65,7 +67,7 @@ COST_METRICS = ("train_images_per_s", "wall_time_s")
 """Cost axis of the accuracy-vs-cost plot: the first one the runs have."""
 
 _PERCENT_SUFFIXES = ("accuracy", "_ece", "_fraction")  # fractions in [0, 1], shown in %
-_NOT_SETUP = ("dataset", "model", "method", "seed", "evaluations", "data_root")  # fields that do not split a section
+_NOT_SETUP = ("dataset", "model", "method", "label", "seed", "evaluations", "data_root")  # fields that do not split a section
 _PLOT_STYLE = {"font.size": 9}
 
 
@@ -106,7 +108,7 @@ class Plot:
 
 
 def _setup(run: StoredRun) -> dict[str, Any]:
-    return {k: v for k, v in run.config.to_dict().items() if k not in _NOT_SETUP}
+    return {k: v for k, v in run.spec.to_dict().items() if k not in _NOT_SETUP}
 
 
 def group_runs(runs: Sequence[StoredRun]) -> list[Section]:
@@ -118,11 +120,11 @@ def group_runs(runs: Sequence[StoredRun]) -> list[Section]:
     sections: dict[str, Section] = {}
     by_seed: dict[tuple[str, str], dict[int, StoredRun]] = {}
     for run in runs:
-        config = run.config
+        spec = run.spec
         setup = _setup(run)
-        key = json.dumps([config.dataset, config.model, setup], sort_keys=True)
-        sections.setdefault(key, Section(config.dataset, config.model, setup))
-        by_seed.setdefault((key, config.method), {})[config.seed] = run
+        key = json.dumps([spec.dataset, spec.model, setup], sort_keys=True)
+        sections.setdefault(key, Section(spec.dataset_name, spec.model_name, setup))
+        by_seed.setdefault((key, spec.label), {})[spec.seed] = run
     for (key, method), seeds in sorted(by_seed.items(), key=lambda item: item[0][1] != BASELINE):
         sections[key].methods[method] = list(seeds.values())
     return list(sections.values())
@@ -147,7 +149,7 @@ def _metric_names(section: Section) -> list[str]:
 def _seed_values(runs: Sequence[StoredRun], metric: str) -> dict[int, float]:
     """``{seed: value}`` of ``metric`` (in % for fractions) over the runs that have it."""
     scale = 100.0 if _is_percent(metric) else 1.0
-    return {run.config.seed: scale * run.metrics[metric] for run in runs if metric in run.metrics}
+    return {run.spec.seed: scale * run.metrics[metric] for run in runs if metric in run.metrics}
 
 
 def metric_stat(runs: Sequence[StoredRun], metric: str) -> Stat | None:
@@ -398,19 +400,40 @@ def _difference_cell(difference: Stat | None) -> str:
     return f"<td>{_e(format_stat(difference, signed=True))}{marker} <small>({difference.count} pairs)</small></td>"
 
 
+def decision_columns(section: Section, metric: str = PRIMARY_METRIC) -> tuple[dict[str, bool], dict[str, float]]:
+    """Per method: whether its paired difference to the baseline survives a Holm correction over
+    the section's methods (alpha 0.05), and its bootstrap probability of being the best."""
+    values = {method: _seed_values(runs, metric) for method, runs in section.methods.items()}
+    values = {method: by_seed for method, by_seed in values.items() if by_seed}
+    survives: dict[str, bool] = {}
+    reference = values.get(BASELINE)
+    if reference:
+        p_values = {method: paired_p_value(by_seed, reference) for method, by_seed in values.items() if method != BASELINE}
+        survives = holm(p_values, HOLM_ALPHA) if p_values else {}
+    return survives, probability_best(values) if values else {}
+
+
 def _summary_table(section: Section) -> str:
-    """The section's table: method, seeds, each metric's mean ± CI and the paired difference."""
+    """The section's table: method, seeds, each metric's mean ± CI, the paired difference, the
+    Holm verdict and the probability of being best."""
     names = _metric_names(section)
     paired = PRIMARY_METRIC in names and BASELINE in section.methods
+    ranked = PRIMARY_METRIC in names
     header = ["method", "seeds", *(_metric_label(name) for name in names)]
     if paired:
-        header.append(f"Δ {_metric_label(PRIMARY_METRIC)} vs {BASELINE} (paired, 95% CI)")
+        header += [f"Δ {_metric_label(PRIMARY_METRIC)} vs {BASELINE} (paired, 95% CI)", f"survives Holm (α {HOLM_ALPHA})"]
+    if ranked:
+        header.append(f"P(best {PRIMARY_METRIC})")
+    survives, best = decision_columns(section) if ranked else ({}, {})
     rows = []
     for method, runs in section.methods.items():
         cells = [f"<td>{_e(method)}</td>", f"<td>{len(runs)}</td>"]
         cells += [_stat_cell(metric_stat(runs, name)) for name in names]
         if paired:
             cells.append(_difference_cell(baseline_difference(section, method)))
+            cells.append("<td>–</td>" if method not in survives else f"<td>{'yes' if survives[method] else 'no'}</td>")
+        if ranked:
+            cells.append(f"<td>{best[method]:.2f}</td>" if method in best else "<td>–</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     head = "".join(f"<th>{_e(label)}</th>" for label in header)
     return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'

@@ -1,22 +1,30 @@
-"""Run a list of configs, skipping finished ones, writing each result as soon as it ends."""
+"""Run a list of specs, skipping finished ones, writing each result as soon as it ends; summarise.
+
+The summary table answers "which should I use?": per method the mean +- 95 % CI over seeds, the
+seed-matched paired difference to the baseline (``*``: its 95 % CI excludes 0), ``H`` where that
+difference survives a Holm correction over the table's methods (paired t-tests, family-wise
+alpha 0.05), and the probability of being best (a paired bootstrap over seeds).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tqdm import tqdm
 
-from augbench.bench.config import RunConfig
 from augbench.bench.executors import Executor, Outcome
-from augbench.bench.stats import mean_ci, paired_difference
+from augbench.bench.run import Progress, train_run
+from augbench.bench.spec import RunSpec
+from augbench.bench.stats import holm, holm_adjusted, mean_ci, paired_difference, paired_p_value, probability_best
 from augbench.bench.store import Store
-from augbench.bench.trainer import train_run
 
-__all__ = ["RunSummary", "run_all", "summarize", "SummaryRow", "format_table", "BASELINE"]
+__all__ = ["RunSummary", "run_all", "summarize", "SummaryRow", "format_table", "BASELINE", "HOLM_ALPHA"]
 
 BASELINE = "baseline"
+HOLM_ALPHA = 0.05
 
 
 @dataclass
@@ -25,33 +33,34 @@ class RunSummary:
 
     trained: int = 0
     skipped: int = 0
-    failed: list[tuple[RunConfig, str]] = field(default_factory=list)
+    failed: list[tuple[RunSpec, str]] = field(default_factory=list)
 
 
-def _label(config: RunConfig) -> str:
-    return f"{config.dataset}/{config.model}/{config.method} seed {config.seed}"
+def _label(spec: RunSpec) -> str:
+    return f"{spec.dataset_name}/{spec.model_name}/{spec.label} seed {spec.seed}"
 
 
 def run_all(
-    configs: Sequence[RunConfig],
+    specs: Sequence[RunSpec],
     store: Store,
     *,
     executor: Executor | None = None,
     device: str = "cpu",
+    cache_dir: str | Path | None = None,
     progress: bool = True,
 ) -> RunSummary:
-    """Train every config not in ``store`` yet; the driver saves each result when it arrives.
+    """Train every spec not in ``store`` yet; the driver saves each result when it arrives.
 
     Without an executor the runs train one after another in this process, with a progress bar
     per epoch; with one they run in parallel and the bar counts runs. A run that fails is
-    reported and the others go on. An interruption loses only the runs in progress; a rerun
-    resumes with the rest.
+    reported and the others go on. An interruption loses only the runs in progress (their
+    finished phases stay in the phase cache); a rerun resumes with the rest.
     """
     done = store.finished_keys()
-    pending = [config for config in configs if config.key not in done]
-    summary = RunSummary(skipped=len(configs) - len(pending))
+    pending = [spec for spec in specs if spec.key not in done]
+    summary = RunSummary(skipped=len(specs) - len(pending))
     if executor is None:
-        total, unit = sum(config.epochs for config in pending), "epoch"
+        total, unit = sum(spec.epochs for spec in pending), "epoch"
     else:
         total, unit = len(pending), "run"
     with tqdm(total=total, unit=unit, disable=not progress, dynamic_ncols=True) as bar:
@@ -60,17 +69,32 @@ def run_all(
 
         def record(outcome: Outcome) -> None:
             if outcome.result is None:
-                summary.failed.append((outcome.config, outcome.error or "unknown error"))
-                bar.write(f"run failed: {_label(outcome.config)}: {outcome.error}")
+                summary.failed.append((outcome.spec, outcome.error or "unknown error"))
+                bar.write(f"run failed: {_label(outcome.spec)}: {outcome.error}")
                 return
             store.save(outcome.result)
             summary.trained += 1
-            bar.set_postfix(last=f"{outcome.config.method} {100 * outcome.result.metrics['test_accuracy']:.1f}%")
+            accuracy = outcome.result.metrics.get("test_accuracy")
+            if accuracy is not None:
+                bar.set_postfix(last=f"{outcome.spec.label} {100 * accuracy:.1f}%")
 
         if executor is None:
-            for config in pending:
-                bar.set_description(_label(config))
-                record(Outcome(config, train_run(config, device=device, on_epoch=lambda _epoch: bar.update(1))))
+            for spec in pending:
+                bar.set_description(_label(spec))
+
+                def planned(epochs: int, spec: RunSpec = spec) -> None:
+                    bar.total += epochs - spec.epochs
+                    bar.refresh()
+
+                try:
+                    result = train_run(spec, device=device, cache_dir=cache_dir,
+                                       progress=Progress(planned=planned, epoch=lambda: bar.update(1)))
+                except KeyboardInterrupt:
+                    raise
+                except Exception as error:  # one failed run is reported; the others go on
+                    record(Outcome(spec, None, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"))
+                    continue
+                record(Outcome(spec, result))
         else:
             for outcome in executor.run(pending):
                 record(outcome)
@@ -80,7 +104,8 @@ def run_all(
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """Mean +- 95 % Student-t CI of a metric (in %) over seeds, and the paired difference to the baseline."""
+    """One method of a table: mean +- 95 % Student-t CI of a metric (in %) over seeds, the paired
+    difference to the baseline, its Holm-adjusted p-value and the probability of being best."""
 
     dataset: str
     model: str
@@ -90,6 +115,9 @@ class SummaryRow:
     half_width: float
     delta: float = math.nan
     delta_half_width: float = math.nan
+    holm_p: float = math.nan
+    holm_significant: bool = False
+    p_best: float = math.nan
 
     @property
     def significant(self) -> bool:
@@ -97,24 +125,38 @@ class SummaryRow:
         return not math.isnan(self.delta_half_width) and abs(self.delta) > self.delta_half_width
 
 
-def summarize(configs: Sequence[RunConfig], store: Store, metric: str = "test_accuracy") -> list[SummaryRow]:
-    """One row per (dataset, model, method), in the order they first appear in ``configs``."""
-    values = store.metric_values(list(configs), metric)
+def summarize(
+    specs: Sequence[RunSpec], store: Store, metric: str = "test_accuracy", higher_is_better: bool = True
+) -> list[SummaryRow]:
+    """One row per (dataset, model, method label), in the order they first appear in ``specs``."""
+    values = store.metric_values([spec.key for spec in specs], metric)
     groups: dict[tuple[str, str, str], dict[int, float]] = {}
-    for config in configs:
-        group = groups.setdefault((config.dataset, config.model, config.method), {})
-        if config.key in values:
-            group[config.seed] = 100 * values[config.key]
-    rows = []
-    for (dataset, model, method), by_seed in groups.items():
-        if not by_seed:
+    for spec in specs:
+        group = groups.setdefault((spec.dataset_name, spec.model_name, spec.label), {})
+        if spec.key in values:
+            group[spec.seed] = 100 * values[spec.key]
+    rows: list[SummaryRow] = []
+    for table in dict.fromkeys((d, m) for d, m, _ in groups):
+        members = {method: by_seed for (d, m, method), by_seed in groups.items() if (d, m) == table and by_seed}
+        if not members:
             continue
-        mean, half_width = mean_ci(list(by_seed.values()))
-        delta = delta_half = math.nan
-        reference = groups.get((dataset, model, BASELINE))
-        if method != BASELINE and reference:
-            delta, delta_half, _ = paired_difference(by_seed, reference)
-        rows.append(SummaryRow(dataset, model, method, len(by_seed), mean, half_width, delta, delta_half))
+        reference = members.get(BASELINE)
+        p_values = {
+            method: paired_p_value(by_seed, reference)
+            for method, by_seed in members.items() if method != BASELINE and reference
+        }
+        adjusted = holm_adjusted(p_values) if p_values else {}
+        survives = holm(p_values, HOLM_ALPHA) if p_values else {}
+        best = probability_best(members, higher_is_better=higher_is_better)
+        for method, by_seed in members.items():
+            mean, half_width = mean_ci(list(by_seed.values()))
+            delta = delta_half = math.nan
+            if method != BASELINE and reference:
+                delta, delta_half, _ = paired_difference(by_seed, reference)
+            rows.append(SummaryRow(
+                *table, method, len(by_seed), mean, half_width, delta, delta_half,
+                adjusted.get(method, math.nan), survives.get(method, False), best[method],
+            ))
     return rows
 
 
@@ -125,18 +167,22 @@ def _ci(value: float, half_width: float) -> str:
 
 
 def format_table(rows: Sequence[SummaryRow], title: str, metric: str = "test accuracy (%)") -> str:
-    """A plain-text table: mean +- 95 % CI per method and the seed-matched difference to the baseline.
-
-    A ``*`` marks differences whose paired 95 % CI excludes zero.
-    """
+    """A plain-text table: mean +- 95 % CI per method, the seed-matched difference to the
+    baseline (``*``: paired 95 % CI excludes 0; ``H``: survives Holm over the table's methods)
+    and P(best), the bootstrap probability of being the best method of the table."""
     width = max([len("method"), *(len(r.method) for r in rows)])
-    lines = [title, f"{'method':<{width}}  seeds  {metric + ', mean +- 95% CI':<32}  vs baseline (paired, 95% CI)"]
+    lines = [title, f"{'method':<{width}}  seeds  {metric + ', mean +- 95% CI':<32}  "
+                    f"{'vs baseline (paired, 95% CI)':<30}  P(best)"]
     previous = None
     for row in rows:
         if (row.dataset, row.model) != previous and len({(r.dataset, r.model) for r in rows}) > 1:
             lines.append(f"[{row.dataset} / {row.model}]")
         previous = (row.dataset, row.model)
         ci = "n/a (1 seed)" if row.seeds < 2 else f"{row.half_width:.2f}"
-        delta = _ci(row.delta, row.delta_half_width) + (" *" if row.significant else "")
-        lines.append(f"{row.method:<{width}}  {row.seeds:>5}  {f'{row.mean:6.2f} +- {ci}':<32}  {delta}")
+        marks = (" *" if row.significant else "") + (" H" if row.holm_significant else "")
+        delta = _ci(row.delta, row.delta_half_width) + marks
+        lines.append(f"{row.method:<{width}}  {row.seeds:>5}  {f'{row.mean:6.2f} +- {ci}':<32}  {delta:<30}  {row.p_best:.2f}")
+    if any(not math.isnan(row.delta) for row in rows):
+        lines.append(f"* paired 95% CI excludes 0; H survives Holm correction over the table's methods (alpha {HOLM_ALPHA}); "
+                     "P(best): bootstrap over seeds")
     return "\n".join(lines)

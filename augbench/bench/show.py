@@ -7,10 +7,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from augbench.bench.recipes import build_recipe
 from augbench.data import load_dataset
 from augbench.errors import ConfigError
-from augbench.methods import Supervised
+from augbench.methods import MethodContext, Supervised, build_method
 from augbench.policies import parse
 
 __all__ = ["augmentation_grid", "write_grid"]
@@ -19,13 +18,14 @@ __all__ = ["augmentation_grid", "write_grid"]
 def augmentation_grid(images: torch.Tensor, policy: str, views: int, seed: int = 0) -> torch.Tensor:
     """A ``(C, rows * H, (views + 1) * W)`` uint8 grid: each row an original, then ``views`` draws.
 
-    ``policy`` is a policy string or an augmentation recipe; mixers and training methods have no
-    single-image view and are refused with a one-line error.
+    ``policy`` is a policy string or a method preset that trains with one augmentation
+    (``affine``); mixers and other training methods have no single-image view and are refused
+    with a one-line error.
     """
     try:
         transform = parse(policy).build()
     except ConfigError:
-        method = build_recipe(policy, tuple(images.shape[1:]), 10)
+        method = build_method(policy, MethodContext(10, tuple(images.shape[1:])))
         if not isinstance(method, Supervised) or method.augment is None:
             raise ConfigError(f"show: {policy!r} is not a policy or augmentation; give e.g. rand-m9-n2 or affine") from None
         transform = method.augment
@@ -43,7 +43,7 @@ def write_grid(policy: str, dataset: str, out: Path, *, samples: int = 8, views:
     """Write the grid of :func:`augmentation_grid` for the first ``samples`` images of ``dataset``."""
     options = {"root": data_root} if data_root is not None and dataset != "digits" else {}
     data = load_dataset(dataset, **options)
-    grid = augmentation_grid(data.images[:samples], policy, views, seed)
+    grid = augmentation_grid(data.inputs[:samples], policy, views, seed)
     pixels = grid.permute(1, 2, 0).numpy()
     image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
     image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)

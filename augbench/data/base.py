@@ -1,4 +1,4 @@
-"""The in-memory image dataset container and the dataset registry."""
+"""The in-memory labelled dataset container and the dataset registry."""
 
 from __future__ import annotations
 
@@ -7,33 +7,49 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from augbench.errors import DataError
+from augbench.errors import AugbenchError, DataError
+from augbench.modalities import Modality, get_modality
 from augbench.registry import Registry
 
-__all__ = ["ImageDataset", "DATASETS", "load_dataset"]
+__all__ = ["Dataset", "DATASETS", "load_dataset"]
 
 
 @dataclass(frozen=True)
-class ImageDataset:
-    """A labelled image dataset held in memory.
+class Dataset:
+    """A labelled dataset held in memory, in one modality's layout.
 
     Attributes:
         name: registry name of the dataset.
-        images: ``(N, C, H, W)`` uint8 in 0-255.
+        inputs: ``(N, ...)`` samples in the modality's layout (see :mod:`augbench.modalities`):
+            images ``(N, C, H, W)`` uint8 0-255, time series ``(N, C, L)`` float32, ...
         labels: ``(N,)`` int64 class indices in ``[0, num_classes)``.
         class_names: one name per class.
+        modality: registered modality name (``"image"``, ``"timeseries"``, ...).
     """
 
     name: str
-    images: Tensor
+    inputs: Tensor
     labels: Tensor
     class_names: tuple[str, ...]
+    modality: str = "image"
 
     def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.ndim != 4:
-            raise DataError(f"dataset {self.name!r}: images must be (N, C, H, W) uint8, got {tuple(self.images.shape)} {self.images.dtype}")
-        if self.labels.shape != (self.images.shape[0],):
-            raise DataError(f"dataset {self.name!r}: {self.labels.shape[0]} labels for {self.images.shape[0]} images")
+        try:
+            self.modality_spec.check_batch(self.inputs, f"dataset {self.name!r}")
+        except AugbenchError as error:
+            raise DataError(str(error)) from None
+        if self.modality == "image" and self.inputs.dtype != torch.uint8:
+            raise DataError(f"dataset {self.name!r}: images are stored as uint8 0-255, got {self.inputs.dtype}")
+        if self.labels.shape != (self.inputs.shape[0],) or self.labels.dtype != torch.int64:
+            raise DataError(
+                f"dataset {self.name!r}: need ({self.inputs.shape[0]},) int64 labels, got "
+                f"{tuple(self.labels.shape)} {self.labels.dtype}"
+            )
+
+    @property
+    def modality_spec(self) -> Modality:
+        """The :class:`~augbench.modalities.Modality` of the samples."""
+        return get_modality(self.modality)
 
     @property
     def num_classes(self) -> int:
@@ -41,17 +57,17 @@ class ImageDataset:
         return len(self.class_names)
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """``(C, H, W)`` of every image."""
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one sample, e.g. ``(C, H, W)`` for images or ``(C, L)`` for time series."""
+        return tuple(self.inputs.shape[1:])
 
     def __len__(self) -> int:
-        return self.images.shape[0]
+        return self.inputs.shape[0]
 
 
-DATASETS: Registry[ImageDataset] = Registry("dataset")
+DATASETS: Registry[Dataset] = Registry("dataset")
 
 
-def load_dataset(name: str, **options: object) -> ImageDataset:
+def load_dataset(name: str, **options: object) -> Dataset:
     """Load a registered dataset by name (see ``DATASETS.names()``)."""
     return DATASETS.build(name, **options)

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from augbench.data.base import DATASETS, ImageDataset
+from augbench.data.base import DATASETS, Dataset
 from augbench.data.files import read_file, resolve_root, verify_sha256
 from augbench.errors import ConfigError, DataError
 
@@ -106,7 +106,7 @@ def load_cifar10(
     root: str | os.PathLike[str] | None = None,
     split: Literal["train", "test"] = "train",
     verify: bool = True,
-) -> ImageDataset:
+) -> Dataset:
     """CIFAR-10 (Krizhevsky 2009) from the binary-version batch files in ``root``.
 
     ``split="train"`` concatenates every ``data_batch_<n>.bin`` present, in order of ``n``;
@@ -134,4 +134,4 @@ def load_cifar10(
     records = np.concatenate(batches)
     images = torch.from_numpy(np.ascontiguousarray(records[:, 1:]).reshape(-1, 3, _SIDE, _SIDE))
     labels = torch.from_numpy(records[:, 0].astype(np.int64))
-    return ImageDataset("cifar10", images, labels, class_names)
+    return Dataset("cifar10", images, labels, class_names)

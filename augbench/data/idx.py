@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from augbench.data.base import DATASETS, ImageDataset
+from augbench.data.base import DATASETS, Dataset
 from augbench.data.files import find_file, read_file, resolve_root, verify_sha256
 from augbench.errors import ConfigError, DataError
 
@@ -131,7 +131,7 @@ def _read_idx(dataset: str, folder: Path, stem: str, magic: int, verify: bool) -
 
 def _load_idx_dataset(
     dataset: str, root: str | os.PathLike[str] | None, split: str, verify: bool
-) -> ImageDataset:
+) -> Dataset:
     if split not in _SPLIT_PREFIX:
         raise ConfigError(f"{dataset}: split={split!r} is not one of 'train', 'test'")
     folder = resolve_root(dataset, root, dataset)
@@ -154,7 +154,7 @@ def _load_idx_dataset(
             f"{dataset}: {labels_path}: label {labels[index]} at index {index} is out of range "
             f"0..{_NUM_CLASSES - 1}"
         )
-    return ImageDataset(
+    return Dataset(
         dataset,
         torch.from_numpy(images.reshape(-1, 1, _SIDE, _SIDE).copy()),
         torch.from_numpy(labels.astype(np.int64)),
@@ -167,7 +167,7 @@ def load_mnist(
     root: str | os.PathLike[str] | None = None,
     split: Literal["train", "test"] = "train",
     verify: bool = True,
-) -> ImageDataset:
+) -> Dataset:
     """MNIST handwritten digits (LeCun et al. 1998) from the four standard IDX files.
 
     Reads ``{train,t10k}-{images-idx3,labels-idx1}-ubyte`` from ``root``, gzip-compressed
@@ -193,7 +193,7 @@ def load_fashion_mnist(
     root: str | os.PathLike[str] | None = None,
     split: Literal["train", "test"] = "train",
     verify: bool = True,
-) -> ImageDataset:
+) -> Dataset:
     """Fashion-MNIST clothing images (Xiao et al. 2017) from the four standard IDX files.
 
     Same file names and layout as :func:`load_mnist`. Classes: T-shirt/top, Trouser, Pullover,

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from augbench.data.base import DATASETS, ImageDataset
+from augbench.data.base import DATASETS, Dataset
 from augbench.errors import ConfigError, DataError
 
 __all__ = ["load_image_folder", "IMAGE_EXTENSIONS"]
@@ -39,7 +39,7 @@ def _read_image(path: Path, mode: str) -> np.ndarray:
 
 
 @DATASETS.register("image_folder")
-def load_image_folder(root: str | os.PathLike[str], mode: Literal["RGB", "L"] = "RGB") -> ImageDataset:
+def load_image_folder(root: str | os.PathLike[str], mode: Literal["RGB", "L"] = "RGB") -> Dataset:
     """Images from one sub-folder per class, decoded with Pillow.
 
     Classes are the visible sub-folders of ``root``, sorted by name (index = position).
@@ -94,7 +94,7 @@ def load_image_folder(root: str | os.PathLike[str], mode: Literal["RGB", "L"] = 
             labels.append(index)
     stacked = np.stack(pixels)
     images = stacked[:, None] if mode == "L" else stacked.transpose(0, 3, 1, 2)
-    return ImageDataset(
+    return Dataset(
         "image_folder",
         torch.from_numpy(np.ascontiguousarray(images)),
         torch.tensor(labels, dtype=torch.int64),

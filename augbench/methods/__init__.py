@@ -1,28 +1,43 @@
-"""Training recipes (one file per method card) and their registry."""
+"""Training methods (one file per method card), their registry, presets and specs."""
 
 from augbench.methods.adautomix import AdAutoMix
 from augbench.methods.augmix_jsd import AugMixJSD
 from augbench.methods.automix import AutoMix
-from augbench.methods.base import METHODS, Batch, Method, StepOutput, TrainContext
+from augbench.methods.base import METHODS, Method, Phase
+from augbench.methods.dann import DANN
+from augbench.methods.kd import KnowledgeDistillation
+from augbench.methods.fixmatch import FixMatch
 from augbench.methods.manifold_mixup import ManifoldMixup
-from augbench.methods.mix_supervised import MixSupervised, soft_cross_entropy
+from augbench.methods.mix_supervised import MixSupervised
 from augbench.methods.puzzlemix import PuzzleMixSupervised
+from augbench.methods.simclr import SimCLR
+from augbench.methods.spec import MethodContext, build_method, method_names, presets, resolve_method
 from augbench.methods.supervised import Supervised
 from augbench.methods.transmix import TransMixSupervised
+from augbench.methods.tta import TTA
+from augbench.methods.untrained import Untrained
 
 __all__ = [
     "METHODS",
     "AdAutoMix",
     "AugMixJSD",
     "AutoMix",
-    "Batch",
+    "DANN",
+    "KnowledgeDistillation",
+    "FixMatch",
     "ManifoldMixup",
     "Method",
+    "MethodContext",
     "MixSupervised",
+    "Phase",
     "PuzzleMixSupervised",
-    "StepOutput",
+    "SimCLR",
     "Supervised",
-    "TrainContext",
+    "TTA",
     "TransMixSupervised",
-    "soft_cross_entropy",
+    "Untrained",
+    "build_method",
+    "method_names",
+    "presets",
+    "resolve_method",
 ]

@@ -9,7 +9,6 @@ Reference:
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 import torch.nn.functional as nnf
@@ -17,9 +16,10 @@ from torch import Tensor, nn
 
 from augbench.distributions import beta
 from augbench.errors import ConfigError
+from augbench.losses import soft_cross_entropy
 from augbench.methods.automix import AutoMixLosses, LearnedMixMethod, _check_common, _with_lam_channel
-from augbench.methods.base import METHODS, Batch, TrainContext
-from augbench.methods.mix_supervised import soft_cross_entropy
+from augbench.methods.base import METHODS
+from augbench.train.context import Batch, TrainContext
 
 __all__ = ["AdAutoMix", "MultiMixBlock"]
 
@@ -192,9 +192,9 @@ class AdAutoMix(LearnedMixMethod):
         Must run inside ``ctx.timer.step``: everything but the classifier's forward pass (the
         teacher's features, the mixes and the generator's loss) is timed as augmentation.
         """
-        images = ctx.normalize(batch.images)
+        images = ctx.normalize(batch["labeled"].inputs)
         size = (images.shape[-2], images.shape[-1])
-        onehot = nnf.one_hot(batch.labels, ctx.num_classes).to(images.dtype)
+        onehot = nnf.one_hot(batch["labeled"].labels, ctx.num_classes).to(images.dtype)
         adversarial = self.is_adversarial(ctx)
         with ctx.timer.augmentation():
             features = self.features(images)
@@ -228,30 +228,16 @@ class AdAutoMix(LearnedMixMethod):
         mix_ce = soft_cross_entropy(logits[0], targets_c)
         classifier = (
             mix_ce
-            + (1.0 - self.mixup_ratio) * nnf.cross_entropy(logits[1], batch.labels)
+            + (1.0 - self.mixup_ratio) * nnf.cross_entropy(logits[1], batch["labeled"].labels)
             + self.mixup_ratio * soft_cross_entropy(logits[2], targets_c)
         )
         logs = {
-            "generator_ce": float(generator_ce.detach()),
-            "adversarial": float(adversarial),
-            "classifier_mix_ce": float(mix_ce.detach()),
+            "generator_ce": generator_ce.detach(),
+            "adversarial": torch.tensor(float(adversarial)),
+            "classifier_mix_ce": mix_ce.detach(),
         }
         return AutoMixLosses(classifier, generator_loss, logs)
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "method": "adautomix",
-            "alpha": self.alpha,
-            "mix_samples": self.mix_samples,
-            "beta_weight": self.beta_weight,
-            "mixup_ratio": self.mixup_ratio,
-            "lam_margin": self.lam_margin,
-            "cosine_sign": self.cosine_sign,
-            "feature_stage": self.feature_stage,
-            "momentum": list(self.momentum),
-            "reduction": self.reduction,
-            "mix_lr": self.mix_lr,
-        }
 
 
 def _combine(images: Tensor, masks: Tensor, sources: Tensor) -> Tensor:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 import torch.nn.functional as nnf
 
-from augbench.methods.base import METHODS, Batch, Method, StepOutput, TrainContext
+from augbench.methods.base import METHODS, Method
+from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.errors import ConfigError
 from augbench.policies.augmix import AugMix, jsd_loss
+from augbench.policies.build import build_transform
+from augbench.registry import Spec
 
 __all__ = ["AugMixJSD"]
 
@@ -21,23 +24,29 @@ class AugMixJSD(Method):
     (so batch-norm statistics mix the views), and the two AugMix views are independent draws.
 
     Args:
-        augmix: the AugMix transform producing the two augmented views.
+        augmix: the AugMix spec (``augmix-m3-w3``) or transform making the two augmented views;
+            ``None``: severity 3, width 3, random depth, alpha 1.
         jsd_weight: weight of the consistency term (12 in the paper).
     """
 
-    def __init__(self, augmix: AugMix, jsd_weight: float = 12.0) -> None:
+    spec_fields = {"augmix": "transform"}
+
+    def __init__(self, augmix: Spec | AugMix | None = None, jsd_weight: float = 12.0) -> None:
+        augmix = AugMix() if augmix is None else build_transform(augmix)
+        if not isinstance(augmix, AugMix):
+            raise ConfigError(f"AugMixJSD: augmix must be an AugMix spec (e.g. augmix-m3-w3), got {augmix!r}")
         self.augmix = augmix
         self.jsd_weight = float(jsd_weight)
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         with ctx.timer.augmentation():
-            views = [batch.images, *(self.augmix(batch.images, generator=ctx.generator) for _ in range(2))]
+            images = batch["labeled"].inputs
+            views = [images, *(self.augmix(images, keys=ctx.keys("labeled", view), seed=ctx.seed) for view in (1, 2))]
         logits = ctx.model(ctx.normalize(torch.cat(views)))
         clean, first, second = logits.chunk(3)
-        cross_entropy = nnf.cross_entropy(clean, batch.labels)
+        cross_entropy = nnf.cross_entropy(clean, batch["labeled"].labels)
         consistency = jsd_loss(clean, first, second)
         loss = cross_entropy + self.jsd_weight * consistency
-        return StepOutput(loss, {"jsd": float(consistency.detach())})
+        ctx.log.add("jsd", consistency)
+        return StepOutput(loss)
 
-    def describe(self) -> dict[str, Any]:
-        return {"method": "augmix_jsd", "augmix": repr(self.augmix), "jsd_weight": self.jsd_weight}

@@ -7,10 +7,8 @@ Reference:
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 import torch.nn.functional as nnf
@@ -18,43 +16,13 @@ from torch import Tensor, nn
 
 from augbench.distributions import beta
 from augbench.errors import ConfigError
-from augbench.methods.base import METHODS, Batch, Method, StepOutput, TrainContext
-from augbench.methods.mix_supervised import soft_cross_entropy
+from augbench.losses import soft_cross_entropy
+from augbench.methods.base import METHODS, Method
+from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.models.ema import MomentumEncoder, cosine_momentum
 from augbench.models.staged import StagedModel
 
-__all__ = ["AutoMix", "AutoMixLosses", "LearnedMixMethod", "MixBlock", "MomentumEncoder", "cosine_momentum"]
-
-
-def cosine_momentum(step: int, total_steps: int, start: float, end: float) -> float:
-    """EMA momentum at optimiser step ``step``: a cosine ramp from ``start`` (step 0) to ``end`` (last).
-
-    ``m(t) = end - (end - start) * (1 + cos(pi * t / T)) / 2`` with ``t`` clipped to ``[0, T]``.
-    """
-    progress = min(max(step, 0), total_steps) / max(total_steps, 1)
-    return end - (end - start) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-class MomentumEncoder:
-    """A frozen copy ``f_k`` of a :class:`StagedModel` that follows it by an exponential moving average.
-
-    ``update(online, m)`` sets every parameter to ``m * p_k + (1 - m) * p_q`` and copies the
-    buffers (batch-norm statistics). The copy is kept in eval mode and its parameters do not
-    require gradients: gradients reach its *inputs* (the mixed images) but never its weights.
-
-    Args:
-        online: the model being trained (``f_q``); it is deep-copied.
-    """
-
-    def __init__(self, online: StagedModel) -> None:
-        self.model = copy.deepcopy(online).requires_grad_(False).eval()
-
-    @torch.no_grad()
-    def update(self, online: nn.Module, momentum: float) -> None:
-        """One EMA step towards ``online`` with ``momentum`` in [0, 1]."""
-        for target, source in zip(self.model.parameters(), online.parameters()):
-            target.mul_(momentum).add_(source.detach(), alpha=1.0 - momentum)
-        for target, source in zip(self.model.buffers(), online.buffers()):
-            target.copy_(source)
+__all__ = ["AutoMix", "AutoMixLosses", "LearnedMixMethod", "MixBlock"]
 
 
 def _with_lam_channel(features: Tensor, lam: Tensor) -> Tensor:
@@ -139,12 +107,12 @@ class AutoMixLosses:
             only the online model.
         mix_block: mixed CE of the frozen ``f_k`` on the Mix Block's mix plus the mask-ratio
             loss; reaches only the Mix Block.
-        logs: scalars to log.
+        logs: 0-d tensors to log per epoch (``ctx.log``).
     """
 
     classifier: Tensor
     mix_block: Tensor
-    logs: dict[str, float] = field(default_factory=dict)
+    logs: dict[str, Tensor] = field(default_factory=dict)
 
 
 class LearnedMixMethod(Method):
@@ -192,7 +160,9 @@ class LearnedMixMethod(Method):
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         losses = self.losses(batch, ctx)
         loss = losses.classifier + (losses.mix_block - losses.mix_block.detach())
-        return StepOutput(loss, losses.logs)
+        for name, value in losses.logs.items():
+            ctx.log.add(name, value)
+        return StepOutput(loss)
 
     def on_after_step(self, ctx: TrainContext) -> None:
         """EMA update of the teacher with the momentum of step ``ctx.step``."""
@@ -311,9 +281,9 @@ class AutoMix(LearnedMixMethod):
         Must run inside ``ctx.timer.step``: everything but the classifier's forward pass (the
         features, both mixes and the Mix Block's loss) is timed as augmentation.
         """
-        images = ctx.normalize(batch.images)
+        images = ctx.normalize(batch["labeled"].inputs)
         size = (images.shape[-2], images.shape[-1])
-        onehot = nnf.one_hot(batch.labels, ctx.num_classes).to(images.dtype)
+        onehot = nnf.one_hot(batch["labeled"].labels, ctx.num_classes).to(images.dtype)
         with ctx.timer.augmentation():
             features = self.features(images)
             lam, index = self._draw(len(images), ctx)
@@ -331,11 +301,11 @@ class AutoMix(LearnedMixMethod):
             mixed_c = images + masks_c * (images[index_c] - images)
         mixed_logits, clean_logits = ctx.model(torch.cat([mixed_c, images])).split(len(images))
         mix_ce = soft_cross_entropy(mixed_logits, _mixed_targets(onehot, lam_c, index_c))
-        classifier = mix_ce + self.clean_weight * nnf.cross_entropy(clean_logits, batch.labels)
+        classifier = mix_ce + self.clean_weight * nnf.cross_entropy(clean_logits, batch["labeled"].labels)
         logs = {
-            "mix_block_ce": float(block_ce.detach()),
-            "mask_ratio_error": float(ratio_error.detach().mean()),
-            "classifier_mix_ce": float(mix_ce.detach()),
+            "mix_block_ce": block_ce.detach(),
+            "mask_ratio_error": ratio_error.detach().mean(),
+            "classifier_mix_ce": mix_ce.detach(),
         }
         return AutoMixLosses(classifier, block_ce + mask_loss, logs)
 
@@ -344,19 +314,6 @@ class AutoMix(LearnedMixMethod):
         index = torch.randperm(batch_size, generator=ctx.generator, device=ctx.generator.device).to(ctx.device)
         return lam, index
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "method": "automix",
-            "alpha": self.alpha,
-            "feature_stage": self.feature_stage,
-            "momentum": list(self.momentum),
-            "mask_weight": self.mask_weight,
-            "mask_margin": self.mask_margin,
-            "lam_margin": self.lam_margin,
-            "clean_weight": self.clean_weight,
-            "reduction": self.reduction,
-            "mix_lr": self.mix_lr,
-        }
 
 
 def _mixed_targets(onehot: Tensor, lam: Tensor, index: Tensor) -> Tensor:

@@ -1,99 +1,93 @@
-"""The ``Method`` interface: how a training recipe turns a batch into a loss.
+"""The ``Method`` interface, training phases and the one registry of methods.
 
-The trainer owns the model, optimiser, schedule, device, data, timing and logging; a method
-owns the step. Plain training with an augmentation, sample mixing and learned recipes
-(extra networks, second optimisers, momentum models) all plug in here, so the benchmark
-treats every card the same way. A new method is one file in ``augbench/methods/`` plus a
-``@METHODS.register(name)`` line.
+The phase loop (:mod:`augbench.train.loop`) owns the model, optimiser, schedule, device, data,
+timing and logging; a method owns the step. A method declares which data streams it needs
+(``streams``), which phases it trains (default: one), and which evaluations its protocol
+needs. A new method is one file in ``augbench/methods/`` plus a ``@METHODS.register(name)``
+line; named configurations (``affine``, ``mixup``) are presets in ``presets.yaml``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from torch import Tensor, nn
 
-from augbench.metrics.cost import StepTimer
-from augbench.registry import Registry
+from augbench.registry import Registry, Spec
+from augbench.train.context import Batch, StepOutput, TrainContext
 
-__all__ = ["Batch", "StepOutput", "TrainContext", "Method", "METHODS"]
+if TYPE_CHECKING:
+    from augbench.methods.spec import MethodContext
 
-
-@dataclass
-class Batch:
-    """One training batch, already on the training device.
-
-    Attributes:
-        images: ``(B, C, H, W)`` uint8 in 0-255, not yet augmented or normalised.
-        labels: ``(B,)`` int64 class indices.
-        ids: ``(B,)`` int64 dataset indices of the samples (for keyed randomness).
-    """
-
-    images: Tensor
-    labels: Tensor
-    ids: Tensor
+__all__ = ["Method", "Phase", "METHODS"]
 
 
-@dataclass
-class StepOutput:
-    """What a training step returns: the loss to minimise and scalars to log."""
-
-    loss: Tensor
-    logs: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class TrainContext:
-    """Everything a method may use during training.
+@dataclass(frozen=True)
+class Phase:
+    """One training phase of a run.
 
     Attributes:
-        model: the network being trained.
-        optimizer: its optimiser (methods may create more in ``setup``).
-        device: the training device.
-        num_classes: number of classes.
-        generator: the source of augmentation randomness for this run.
-        normalize: maps a uint8 ``(B, C, H, W)`` batch to the float model input.
-        total_steps: optimiser steps in the whole run.
-        timer: splits step time into augmentation and the rest; wrap augmentation work in
-            ``with ctx.timer.augmentation():`` so the benchmark can report its share.
-        extra_optimizers: optimisers a method adds in ``setup`` (e.g. for a mix block or a
-            policy network); the trainer zeroes and steps them with the main one, after the
-            backward pass of the loss the method returns.
-        epoch: current epoch (0-based), updated by the trainer.
-        step: optimiser steps taken so far, updated by the trainer.
+        name: the phase's name (``train``, ``teacher``, ``pretrain``); later phases find its
+            model as ``ctx.models[name]``.
+        method: the method whose ``training_step`` this phase runs.
+        spec: the resolved spec of what this phase trains; with the data, the model, the
+            optimisation settings, the seed and the earlier phases it depends on, it is the
+            phase's identity in the weights cache (so a TTA run reuses the baseline's weights).
+        model: the model spec of this phase; ``None`` uses the run's model.
+        init_from: start from the weights of this earlier phase's model instead of a fresh
+            initialisation.
+        epochs: ``None`` uses the run's epochs.
+        optimizer, schedule: specs; ``None`` uses the run's.
+        frozen: module-name prefixes whose parameters are not trained (e.g. ``("stages",)``
+            to train only the head of a staged model).
+        depends_on: names of earlier phases whose models this phase reads.
     """
 
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    device: torch.device
-    num_classes: int
-    generator: torch.Generator
-    normalize: Callable[[Tensor], Tensor]
-    total_steps: int
-    timer: StepTimer = field(default_factory=StepTimer)
-    extra_optimizers: list[torch.optim.Optimizer] = field(default_factory=list)
-    epoch: int = 0
-    step: int = 0
+    name: str
+    method: Method
+    spec: Mapping[str, Any]
+    model: Spec | None = None
+    init_from: str | None = None
+    epochs: int | None = None
+    optimizer: Spec | None = None
+    schedule: Spec | None = None
+    frozen: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = field(default=())
 
 
 class Method:
-    """Base class of training recipes. Override :meth:`training_step`; the rest is optional.
+    """Base class of training methods. Override :meth:`training_step`; the rest is optional.
 
-    Per batch the trainer calls :meth:`training_step`, zeroes the gradients of ``ctx.optimizer``
-    and ``ctx.extra_optimizers``, back-propagates the returned loss, steps all optimisers and
-    the learning-rate schedule, then calls :meth:`on_after_step` (e.g. for a momentum/EMA
-    model). A method with a loss of its own for a second network returns the sum, or steps that
-    network itself inside ``training_step``.
+    Per batch the loop sets ``ctx.batch``, calls :meth:`training_step`, zeroes the gradients
+    of ``ctx.optimizer`` and ``ctx.extra_optimizers``, back-propagates the returned loss, steps
+    all optimisers and the schedule, then calls :meth:`on_after_step` (EMA/momentum updates).
+
+    Class attributes:
+        streams: the data streams the method reads (``labeled``, ``unlabeled``, ``target``);
+            the run refuses a data spec that cannot provide them.
+        evaluations: the evaluations its protocol needs (the experiment may add more).
+        spec_fields: options that hold nested specs, by kind (``{"augment": "transform",
+            "mixer": "mixer"}``; kinds: transform, mixer, method, model), resolved into the
+            run's canonical spec.
+        spec: the resolved spec the method was built from (set by ``build_method``).
     """
 
+    streams: tuple[str, ...] = ("labeled",)
+    evaluations: tuple[str, ...] = ("accuracy",)
+    spec_fields: dict[str, str] = {}
+    spec: dict[str, Any] = {}
+
+    def phases(self, context: MethodContext) -> list[Phase]:
+        """The phases a run of this method trains, in order (default: one ``train`` phase)."""
+        return [Phase("train", self, self.spec)]
+
     def setup(self, ctx: TrainContext) -> None:
-        """Create extra networks or optimisers before training starts."""
+        """Create extra networks (``ctx.add_module``) or optimisers before a phase starts."""
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
-        """Compute the loss of one batch (the trainer calls backward and steps)."""
+        """Compute the loss of one batch (the loop calls backward and steps)."""
         raise NotImplementedError
 
     def on_after_step(self, ctx: TrainContext) -> None:
@@ -102,13 +96,15 @@ class Method:
     def on_epoch_end(self, ctx: TrainContext) -> None:
         """Hook after each epoch, e.g. to update a policy."""
 
-    def predict(self, model: nn.Module, inputs: Tensor) -> Tensor:
-        """Logits for normalised float inputs ``(B, C, H, W)``; test-time augmentation overrides."""
-        return model(inputs)
+    def eval_model(self, model: nn.Module) -> nn.Module:
+        """The model to evaluate after training (an EMA copy for FixMatch); default ``model``."""
+        return model
 
-    def describe(self) -> dict[str, Any]:
-        """The method's configuration, stored with every result."""
-        return {"method": type(self).__name__}
+    def predict(self, model: nn.Module, inputs: Tensor, normalize: Callable[[Tensor], Tensor]) -> Tensor:
+        """Logits ``(B, num_classes)`` for a stored batch (uint8 images, float series, ...);
+        ``normalize`` maps it to the model input. Test-time augmentation overrides this."""
+        return model(normalize(inputs))
 
 
 METHODS: Registry[Method] = Registry("method")
+"""Every training method by name; built from specs by :func:`augbench.methods.spec.build_method`."""

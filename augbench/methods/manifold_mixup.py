@@ -8,17 +8,18 @@ Reference:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from augbench.errors import ConfigError
-from augbench.methods.base import METHODS, Batch, Method, StepOutput, TrainContext
-from augbench.methods.mix_supervised import soft_cross_entropy
-from augbench.mix import Mixup
+from augbench.losses import soft_cross_entropy
+from augbench.methods.base import METHODS, Method
+from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.mix import Mixup, build_mixer
 from augbench.models.staged import StagedModel
 from augbench.random import randint
+from augbench.registry import Spec
 
 __all__ = ["ManifoldMixup", "mix_hidden"]
 
@@ -48,11 +49,16 @@ class ManifoldMixup(Method):
             head is never eligible (it is not a mixing point).
 
     Shape:
-        ``batch.images`` ``(B, C, H, W)`` uint8 on the device -> a scalar float32 loss.
+        ``batch["labeled"].inputs`` ``(B, C, H, W)`` uint8 on the device -> a scalar float32 loss.
         ``ctx.model`` must be a :class:`~augbench.models.staged.StagedModel`.
     """
 
-    def __init__(self, mixer: Mixup, points: Sequence[int] = (0, 1)) -> None:
+    spec_fields = {"mixer": "mixer"}
+
+    def __init__(
+        self, mixer: Spec | Mixup = "mixup", points: Sequence[int] = (0, 1), num_classes: int | None = None
+    ) -> None:
+        mixer = build_mixer(mixer, num_classes)
         if not isinstance(mixer, Mixup):
             raise ConfigError(
                 f"ManifoldMixup: mixer must be a Mixup (hidden states are blended), got {mixer!r}; "
@@ -79,20 +85,20 @@ class ManifoldMixup(Method):
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         model = self._staged(ctx)
         with ctx.timer.augmentation():
-            params = self.mixer.sample(batch.images, batch.labels, generator=ctx.generator)
-            mixed = self.mixer.apply(batch.images, batch.labels, params)
+            params = self.mixer.sample(batch["labeled"].inputs, batch["labeled"].labels, generator=ctx.generator)
+            mixed = self.mixer.apply(batch["labeled"].inputs, batch["labeled"].labels, params)
         choice = randint(torch.full((1,), len(self.points), device=ctx.generator.device), ctx.generator)
         point = self.points[int(choice)]
         if point == 0:
             logits = model(ctx.normalize(mixed.inputs))
         else:
-            hidden = model.forward_features(ctx.normalize(batch.images), stop_at=point)
+            hidden = model.forward_features(ctx.normalize(batch["labeled"].inputs), stop_at=point)
             logits = model.forward_from(mix_hidden(hidden, mixed.index, mixed.lam), start_at=point)
         loss = soft_cross_entropy(logits, mixed.targets)
-        return StepOutput(loss, {"mean_lam": float(mixed.lam.mean()), "mixing_point": float(point)})
+        ctx.log.add("mean_lam", mixed.lam.mean())
+        ctx.log.add("mixing_point", float(point))
+        return StepOutput(loss)
 
-    def describe(self) -> dict[str, Any]:
-        return {"method": "manifold_mixup", "mixer": repr(self.mixer), "points": list(self.points)}
 
     def _staged(self, ctx: TrainContext) -> StagedModel:
         model = ctx.model

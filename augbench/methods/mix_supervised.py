@@ -2,46 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-from torch import Tensor
-
-from augbench.methods.base import METHODS, Batch, Method, StepOutput, TrainContext
-from augbench.mix import Mixer
+from augbench.losses import soft_cross_entropy
+from augbench.methods.base import METHODS, Method
+from augbench.mix import Mixer, build_mixer
+from augbench.policies.build import build_transform
+from augbench.registry import Spec
+from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.transforms.base import Transform
 
-__all__ = ["MixSupervised", "soft_cross_entropy"]
-
-
-def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Mean of ``-sum_k targets[b, k] log softmax(logits)[b, k]``; ``(B, K)`` float each.
-
-    With ``targets = lam * onehot(y) + (1 - lam) * onehot(y[index])`` this equals the mixed
-    loss ``lam * CE(logits, y) + (1 - lam) * CE(logits, y[index])`` of the mixing papers.
-    """
-    return -(targets * torch.log_softmax(logits, dim=1)).sum(1).mean()
+__all__ = ["MixSupervised"]
 
 
 @METHODS.register("mix_supervised")
 class MixSupervised(Method):
     """Mix every batch with ``mixer`` (after an optional augmentation) and train on soft targets.
 
+    The augmentation uses keyed per-sample draws; the mixer draws partners and weights from
+    ``ctx.generator`` (a partner is another sample of the same batch, so mixing is batch-bound
+    by nature).
+
     Args:
-        mixer: the mixer (``augbench.mix``), built for the dataset's number of classes.
-        augment: a transform applied to the uint8 batch before mixing, or ``None``.
+        mixer: a mixer spec (``"cutmix"``, ``{type: mixup, alpha: 1.0}``) or a built mixer.
+        augment: a transform spec or transform applied to the stored batch before mixing, or ``None``.
+        num_classes: from the run's data (builds the mixer spec).
     """
 
-    def __init__(self, mixer: Mixer, augment: Transform | None = None) -> None:
-        self.mixer = mixer
-        self.augment = augment
+    spec_fields = {"mixer": "mixer", "augment": "transform"}
+
+    def __init__(
+        self, mixer: Spec | Mixer = "mixup", augment: Spec | Transform | None = None, num_classes: int | None = None
+    ) -> None:
+        self.mixer = build_mixer(mixer, num_classes)
+        self.augment = build_transform(augment)
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
+        labeled = batch["labeled"]
         with ctx.timer.augmentation():
-            images = batch.images if self.augment is None else self.augment(batch.images, generator=ctx.generator)
-            mixed = self.mixer(images, batch.labels, generator=ctx.generator)
+            inputs = labeled.inputs
+            if self.augment is not None:
+                inputs = self.augment(inputs, keys=ctx.keys("labeled"), seed=ctx.seed)
+            mixed = self.mixer(inputs, labeled.labels, generator=ctx.generator)
         logits = ctx.model(ctx.normalize(mixed.inputs))
-        return StepOutput(soft_cross_entropy(logits, mixed.targets), {"mean_lam": float(mixed.lam.mean())})
-
-    def describe(self) -> dict[str, Any]:
-        return {"method": "mix_supervised", "mixer": repr(self.mixer), "augment": repr(self.augment)}
+        ctx.log.add("mean_lam", mixed.lam.mean())
+        return StepOutput(soft_cross_entropy(logits, mixed.targets))

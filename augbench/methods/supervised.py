@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch.nn.functional as nnf
 
-from augbench.methods.base import METHODS, Batch, Method, StepOutput, TrainContext
+from augbench.methods.base import METHODS, Method
+from augbench.policies.build import build_transform
+from augbench.registry import Spec
+from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.transforms.base import Transform
 
 __all__ = ["Supervised"]
@@ -14,26 +15,26 @@ __all__ = ["Supervised"]
 
 @METHODS.register("supervised")
 class Supervised(Method):
-    """Cross-entropy on the (optionally augmented) batch; labels are untouched.
+    """Cross-entropy on the (optionally augmented) labeled stream; labels are untouched.
 
-    The augmentation runs on the whole uint8 batch on the training device, one parameter
-    set per sample, before normalisation (augbench's fast path).
+    The augmentation runs on the whole stored batch on the training device, one keyed
+    parameter set per sample (``ctx.keys("labeled")``), before normalisation.
 
     Args:
-        augment: the transform applied to every training batch, or ``None`` for no augmentation.
+        augment: a transform spec (policy string or ``{type: TransformName, ...}``), a built
+            transform, or ``None`` for no augmentation.
     """
 
-    def __init__(self, augment: Transform | None = None) -> None:
-        self.augment = augment
+    spec_fields = {"augment": "transform"}
+
+    def __init__(self, augment: Spec | Transform | None = None) -> None:
+        self.augment = build_transform(augment)
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
-        images = batch.images
+        labeled = batch["labeled"]
+        inputs = labeled.inputs
         if self.augment is not None:
             with ctx.timer.augmentation():
-                images = self.augment(images, generator=ctx.generator)
-        logits = ctx.model(ctx.normalize(images))
-        loss = nnf.cross_entropy(logits, batch.labels)
-        return StepOutput(loss)
-
-    def describe(self) -> dict[str, Any]:
-        return {"method": "supervised", "augment": repr(self.augment)}
+                inputs = self.augment(inputs, keys=ctx.keys("labeled"), seed=ctx.seed)
+        logits = ctx.model(ctx.normalize(inputs))
+        return StepOutput(nnf.cross_entropy(logits, labeled.labels))

@@ -6,13 +6,15 @@ Reference:
 
 from __future__ import annotations
 
-from typing import Any
 
 from augbench.errors import ConfigError
-from augbench.methods.base import METHODS, Batch, Method, StepOutput, TrainContext
-from augbench.methods.mix_supervised import soft_cross_entropy
+from augbench.losses import soft_cross_entropy
+from augbench.methods.base import METHODS, Method
+from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.mix import build_mixer
 from augbench.mix.transmix import TransMix
 from augbench.models.vit import VisionTransformer
+from augbench.registry import Spec
 
 __all__ = ["TransMixSupervised"]
 
@@ -30,11 +32,14 @@ class TransMixSupervised(Method):
         mixer: the TransMix mixer.
 
     Shape:
-        ``batch.images`` ``(B, C, H, W)`` uint8 on the device -> a scalar float32 loss.
+        ``batch["labeled"].inputs`` ``(B, C, H, W)`` uint8 on the device -> a scalar float32 loss.
         ``ctx.model`` must be a :class:`~augbench.models.VisionTransformer` (``vit_tiny``).
     """
 
-    def __init__(self, mixer: TransMix) -> None:
+    spec_fields = {"mixer": "mixer"}
+
+    def __init__(self, mixer: Spec | TransMix = "transmix", num_classes: int | None = None) -> None:
+        mixer = build_mixer(mixer, num_classes)
         if not isinstance(mixer, TransMix):
             raise ConfigError(
                 f"TransMixSupervised: mixer must be a TransMix, got {mixer!r}; pass TransMix(num_classes)"
@@ -48,16 +53,15 @@ class TransMixSupervised(Method):
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         model = self._vit(ctx)
         with ctx.timer.augmentation():
-            params = self.mixer.sample(batch.images, batch.labels, generator=ctx.generator)
-            mixed = self.mixer.apply(batch.images, batch.labels, params)
+            params = self.mixer.sample(batch["labeled"].inputs, batch["labeled"].labels, generator=ctx.generator)
+            mixed = self.mixer.apply(batch["labeled"].inputs, batch["labeled"].labels, params)
         logits, attention = model(ctx.normalize(mixed.inputs), return_attention=True)
         grid = attention.detach().view(attention.shape[0], attention.shape[1], *model.patch_grid)
-        relabelled = self.mixer.relabel(mixed, batch.labels, params, grid)
-        logs = {"mean_lam": float(relabelled.lam.mean()), "mean_area_lam": float(mixed.lam.mean())}
-        return StepOutput(soft_cross_entropy(logits, relabelled.targets), logs)
+        relabelled = self.mixer.relabel(mixed, batch["labeled"].labels, params, grid)
+        ctx.log.add("mean_lam", relabelled.lam.mean())
+        ctx.log.add("mean_area_lam", mixed.lam.mean())
+        return StepOutput(soft_cross_entropy(logits, relabelled.targets))
 
-    def describe(self) -> dict[str, Any]:
-        return {"method": "transmix", "mixer": repr(self.mixer)}
 
     @staticmethod
     def _vit(ctx: TrainContext) -> VisionTransformer:
@@ -65,6 +69,6 @@ class TransMixSupervised(Method):
         if not isinstance(model, VisionTransformer):
             raise ConfigError(
                 f"transmix needs a ViT that returns class-token attention, but the model is {type(model).__name__}; "
-                "train it with model='vit_tiny' (RunConfig(model='vit_tiny'))"
+                "train it with model vit_tiny (--model vit_tiny)"
             )
         return model

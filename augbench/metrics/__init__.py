@@ -1,4 +1,5 @@
-"""Evaluation metrics: accuracy, NLL and calibration; common corruptions; adversarial attacks; training cost.
+"""Evaluation metrics: accuracy, NLL and calibration; common corruptions; adversarial attacks; training cost;
+representation quality, ranking and continual learning.
 
 Functional cores with thin helpers on top:
 
@@ -10,6 +11,12 @@ Functional cores with thin helpers on top:
 - :mod:`~augbench.metrics.adversarial`: :func:`fgsm`, :func:`pgd` and :func:`adversarial_accuracy`.
 - :mod:`~augbench.metrics.cost`: :class:`StepTimer` (augmentation share of step time,
   images/s) and :func:`peak_memory_bytes`.
+- :mod:`~augbench.metrics.representation`: :func:`knn_accuracy` (weighted kNN monitor) and
+  :func:`linear_probe_accuracy` (-> :class:`ProbeResult`) on frozen features.
+- :mod:`~augbench.metrics.ranking`: :func:`auroc` (Mann-Whitney) and :func:`recall_at_k`
+  (cosine retrieval).
+- :mod:`~augbench.metrics.continual`: :func:`average_accuracy` and :func:`forgetting` of a
+  ``(T, T)`` accuracy matrix.
 """
 
 from augbench.metrics.adversarial import ATTACKS, adversarial_accuracy, fgsm, pgd
@@ -32,7 +39,10 @@ from augbench.metrics.corruptions import (
     corrupt,
     corruption_accuracy,
 )
+from augbench.metrics.continual import average_accuracy, forgetting
 from augbench.metrics.cost import CostSummary, StepTimer, peak_memory_bytes, reset_peak_memory
+from augbench.metrics.ranking import auroc, recall_at_k
+from augbench.metrics.representation import ProbeResult, knn_accuracy, linear_probe_accuracy
 
 __all__ = [
     "ATTACKS",
@@ -44,18 +54,25 @@ __all__ = [
     "CalibrationBins",
     "ClassificationMetrics",
     "CostSummary",
+    "ProbeResult",
     "ReliabilityDiagram",
     "StepTimer",
     "accuracy",
     "adversarial_accuracy",
+    "auroc",
+    "average_accuracy",
     "calibration_bins",
     "corrupt",
     "corruption_accuracy",
     "expected_calibration_error",
     "fgsm",
+    "forgetting",
+    "knn_accuracy",
+    "linear_probe_accuracy",
     "nll",
     "peak_memory_bytes",
     "pgd",
+    "recall_at_k",
     "reliability_diagram",
     "reset_peak_memory",
 ]

@@ -5,7 +5,7 @@ follows the sample/apply split of the transforms: ``mixer(images, labels, genera
 ``mixer.apply(images, labels, mixer.sample(images, labels, g))``.
 """
 
-from augbench.mix.base import MIXERS, MixResult, Mixer
+from augbench.mix.base import MIXERS, MixResult, Mixer, build_mixer
 from augbench.mix.cutmix import CutMix
 from augbench.mix.fmix import FMix
 from augbench.mix.mixup import Mixup
@@ -16,6 +16,7 @@ from augbench.mix.transmix import TransMix
 
 __all__ = [
     "MIXERS",
+    "build_mixer",
     "CutMix",
     "FMix",
     "MixResult",

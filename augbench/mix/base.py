@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +27,9 @@ from augbench.checks import check_batch
 from augbench.distributions import rand
 from augbench.errors import ConfigError, InputTypeError, InputValueError
 from augbench.random import Params, resolve_generator
-from augbench.registry import Registry
+from augbench.registry import Registry, Spec
 
-__all__ = ["MixResult", "Mixer", "MIXERS", "FORMAT_VERSION", "check_alpha"]
+__all__ = ["MixResult", "Mixer", "MIXERS", "FORMAT_VERSION", "check_alpha", "build_mixer"]
 
 FORMAT_VERSION = 1
 """Version of the ``to_dict`` format; bumped when the layout of the dictionary changes."""
@@ -346,3 +347,13 @@ def _jsonable(value: Any) -> Any:
 
 
 MIXERS: Registry[Mixer] = Registry("mixer")
+
+
+def build_mixer(spec: Spec | Mixer, num_classes: int | None) -> Mixer:
+    """A mixer from a spec (``"cutmix"``, ``{type: mixup, alpha: 2}``) for ``num_classes``;
+    anything that is not a spec (a built mixer) is returned as it is, for the caller to check."""
+    if not isinstance(spec, (str, Mapping)):
+        return spec
+    if num_classes is None:
+        raise ConfigError(f"mixer spec {spec!r} needs num_classes; pass num_classes= or a built mixer")
+    return MIXERS.build(spec, context={"num_classes": num_classes})

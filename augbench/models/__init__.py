@@ -1,10 +1,28 @@
 """Models for the benchmark, by name: ``MODELS.build("harness_cnn", in_channels=1, ...)``."""
 
+from augbench.models.convnet import ConvNet
+from augbench.models.ema import MomentumEncoder, cosine_momentum
 from augbench.models.harness import HarnessCNN
+from augbench.models.layers import grad_reverse
 from augbench.models.lenet import LeNet
 from augbench.models.preact_resnet import PreActResNet18
-from augbench.models.registry import MODELS, build_model
+from augbench.models.registry import MODEL_CONTEXT, MODELS, build_model
 from augbench.models.staged import StagedModel
+from augbench.models.timeseries_cnn import TimeSeriesCNN
 from augbench.models.vit import VisionTransformer
 
-__all__ = ["MODELS", "HarnessCNN", "LeNet", "PreActResNet18", "StagedModel", "VisionTransformer", "build_model"]
+__all__ = [
+    "MODELS",
+    "MODEL_CONTEXT",
+    "ConvNet",
+    "HarnessCNN",
+    "LeNet",
+    "MomentumEncoder",
+    "PreActResNet18",
+    "StagedModel",
+    "TimeSeriesCNN",
+    "VisionTransformer",
+    "build_model",
+    "cosine_momentum",
+    "grad_reverse",
+]

@@ -72,19 +72,21 @@ class RandomResizedCrop(Transform):
     clamped into ``ratio``. The tries are drawn for all samples at once.
 
     Args:
-        size: output ``(height, width)``, or an int for a square.
+        size: output ``(height, width)``, an int for a square, or ``None`` to resize each crop
+            back to the input's own size (one transform then serves any image size).
         scale: range of the crop area as a fraction of the image area.
         ratio: range of the crop aspect ratio (width / height).
         interpolation: ``"bilinear"`` (default) or ``"nearest"``; masks always use nearest.
         antialias: low-pass filter when a crop is downscaled.
 
     Shape:
-        ``(B, C, H, W)`` -> ``(B, C, size[0], size[1])``, same dtype.
+        ``(B, C, H, W)`` -> ``(B, C, size[0], size[1])`` (``(B, C, H, W)`` with ``size=None``),
+        same dtype.
     """
 
     def __init__(
         self,
-        size: int | Sequence[int],
+        size: int | Sequence[int] | None,
         scale: tuple[float, float] = (0.08, 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
         interpolation: Interpolation = "bilinear",
@@ -94,7 +96,7 @@ class RandomResizedCrop(Transform):
     ) -> None:
         super().__init__(same_on_batch=same_on_batch)
         who = type(self).__name__
-        self.size = check_size(who, size)
+        self.size = None if size is None else check_size(who, size)
         self.scale = check_range(who, "scale", scale, low=0.0, high=1.0)
         self.ratio = check_range(who, "ratio", ratio, low=1e-6)
         if self.scale[1] <= 0:
@@ -154,14 +156,14 @@ class RandomResizedCrop(Transform):
             params.left,
             params.height,
             params.width,
-            self.size,
+            self.size or tuple(images.shape[-2:]),
             interpolation,
             self.antialias,
             hflip=hflip,
         )
 
     def output_shape(self, shape: ImageShape) -> ImageShape:
-        return (shape[0], *self.size)
+        return shape if self.size is None else (shape[0], *self.size)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, scale={self.scale}, ratio={tuple(round(r, 4) for r in self.ratio)}, interpolation={self.interpolation!r}"

@@ -40,8 +40,8 @@ def _finished_so_far(db: str) -> int:
 
 def test_tiny_run_prints_table_and_stores_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "runs.db"
-    status = main(["run", "--augs", "baseline,erasing", "--seeds", "1", "--epochs", "1", "--train-size", "100",
-                   "--db", f"sqlite:///{db}", "--no-progress"])
+    status = main(["run", "--methods", "baseline,erasing", "--seeds", "1", "--epochs", "1", "--train-size", "100",
+                   "--db", f"sqlite:///{db}", "--cache-dir", str(tmp_path / "cache"), "--no-progress"])
     out = capsys.readouterr().out
     assert status == 0
     assert "baseline" in out and "erasing" in out and "mean +- 95% CI" in out
@@ -49,16 +49,20 @@ def test_tiny_run_prints_table_and_stores_rows(tmp_path: Path, capsys: pytest.Ca
     assert sorted(r[1] for r in rows) == ["baseline", "erasing"]
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as connection:
-        names = {name for (name,) in connection.execute(text("SELECT DISTINCT name FROM metrics"))}
-        accuracy = connection.execute(text("SELECT value FROM metrics WHERE name = 'test_accuracy'")).fetchall()
+        names = {name for (name,) in connection.execute(text("SELECT DISTINCT name FROM run_metrics"))}
+        accuracy = connection.execute(text("SELECT value FROM run_metrics WHERE name = 'test_accuracy'")).fetchall()
+        checkpoints = connection.execute(text("SELECT COUNT(*) FROM checkpoints")).scalar()
     engine.dispose()
-    assert {"test_accuracy", "test_nll", "wall_time_s"} <= names
+    assert {"test_accuracy", "test_nll", "wall_time_s", "augmentation_time_fraction"} <= names
     assert all(0.0 <= value <= 1.0 for (value,) in accuracy)
+    assert checkpoints == 2 and len(list((tmp_path / "cache").glob("*.pt"))) == 2
+    assert "P(best)" in out
 
 
 def test_rerun_skips_finished_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "runs.db")  # a plain path is a SQLite file
-    args = ["run", "--augs", "baseline", "--seeds", "2", "--epochs", "1", "--train-size", "100", "--db", db, "--no-progress"]
+    args = ["run", "--augs", "baseline", "--seeds", "2", "--epochs", "1", "--train-size", "100", "--db", db, "--no-cache",
+            "--no-progress"]
     assert main(args) == 0
     first = _rows(Path(db))
     assert main(args) == 0
@@ -67,18 +71,19 @@ def test_rerun_skips_finished_runs(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_unknown_augmentation_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["run", "--augs", "afine", "--db", str(tmp_path / "x.db"), "--no-progress"])
+    status = main(["run", "--methods", "afine", "--db", str(tmp_path / "x.db"), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert status == 2
     assert len(err.splitlines()) == 1
-    assert "unknown recipe 'afine'" in err and "'affine'" in err
+    assert "unknown method 'afine'" in err and "'affine'" in err
+    assert not (tmp_path / "x.db").exists()  # refused before the database or any training
 
 
 def test_killed_run_loses_nothing_finished(db_url: str) -> None:
     """SIGKILL after the first finished run; the rerun completes without duplicates or losses."""
     db = db_url
     command = [sys.executable, "-m", "augbench.cli", "run", "--augs", "baseline,affine", "--seeds", "3",
-               "--epochs", "25", "--train-size", "200", "--db", db, "--no-progress"]
+               "--epochs", "25", "--train-size", "200", "--db", db, "--no-cache", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -102,7 +107,7 @@ def test_killed_run_loses_nothing_finished(db_url: str) -> None:
             if db.startswith("sqlite"):
                 assert connection.execute(text("PRAGMA integrity_check")).fetchone() == ("ok",)
             orphans = connection.execute(
-                text("SELECT COUNT(*) FROM metrics WHERE run_key NOT IN (SELECT run_key FROM runs)")
+                text("SELECT COUNT(*) FROM run_metrics WHERE run_key NOT IN (SELECT run_key FROM runs)")
             ).fetchone()
             assert tuple(orphans) == (0,)
     finally:
@@ -125,4 +130,14 @@ def test_make_run_config_is_the_default_run() -> None:
     assert from_file == parse_experiment(DEFAULT_RUN).runs()
     assert _run_experiment(build_parser().parse_args(["run"])).runs() == from_file
     overridden = _run_experiment(build_parser().parse_args(["run", "--config", str(config), "--epochs", "2", "--augs", "mixup"])).runs()
-    assert {(c.method, c.epochs) for c in overridden} == {("mixup", 2)} and len(overridden) == 3
+    assert {(c.label, c.epochs) for c in overridden} == {("mixup", 2)} and len(overridden) == 3
+
+
+def test_time_series_dataset_runs_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`augbench run --dataset gunpoint --methods baseline`: the 1-D CNN on a UCR problem, sizes of its own."""
+    if not (Path(os.environ["AUGBENCH_DATA"]) / "ucr_uea" / "GunPoint").is_dir():
+        pytest.skip("GunPoint not found under $AUGBENCH_DATA/ucr_uea")
+    status = main(["run", "--dataset", "gunpoint", "--methods", "baseline", "--seeds", "1", "--epochs", "2",
+                   "--db", str(tmp_path / "ts.db"), "--no-cache", "--no-progress"])
+    out = capsys.readouterr().out
+    assert status == 0 and "gunpoint/timeseries_cnn, all training samples" in out and "baseline" in out

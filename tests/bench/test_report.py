@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from augbench.bench.config import RunConfig
-from augbench.bench.report import Stat, average_reliability, format_stat, group_runs, write_report
-from augbench.bench.stats import mean_ci, paired_difference
+from augbench.bench.report import Stat, average_reliability, decision_columns, format_stat, group_runs, write_report
+from augbench.bench.run import RunResult
+from augbench.bench.spec import RunSpec
+from augbench.bench.stats import mean_ci, paired_difference, probability_best
 from augbench.bench.store import Store, StoredRun
-from augbench.bench.trainer import RunResult
 from augbench.cli import main
 
 INJECTED = '<script>alert("x")</script>'
@@ -40,6 +40,14 @@ def _corruption(accuracy: float) -> dict[str, dict[str, float]]:
     return {name: {str(s): accuracy - 0.1 * s - shift for s in range(1, 6)} for name, shift in (("fog", 0.0), ("noise", 0.05))}
 
 
+def _spec(method: str, seed: int, epochs: int = 2, dataset: str = "digits", model: str = "harness_cnn",
+          evaluations: tuple[str, ...] = ("calibration",)) -> RunSpec:
+    """A run spec labelled ``method`` in tables (each label its own real method, so keys differ)."""
+    trained = {"baseline": "baseline", "affine": "affine", INJECTED: "erasing", "mixup": "mixup", "a": "rrc", "b": "hflip"}
+    return RunSpec.create(dataset=dataset, model=model, method=trained[method], label=method, seed=seed, epochs=epochs,
+                          evaluations=evaluations)
+
+
 def _digits_run(method: str, seed: int) -> RunResult:
     accuracy = ACCURACY[method][seed]
     metrics = {
@@ -51,13 +59,15 @@ def _digits_run(method: str, seed: int) -> RunResult:
     artifacts = {}
     if method != INJECTED:
         artifacts = {"reliability": _reliability(seed), "corruption": _corruption(accuracy)}
-    config = RunConfig(method=method, seed=seed, epochs=2)
-    return RunResult(config, metrics, [(0, "train_loss", 1.0), (1, "train_loss", 0.5)], ENVIRONMENT, artifacts)
+    spec = _spec(method, seed)
+    curves = [("train", 0, "train_loss", 1.0), ("train", 1, "train_loss", 0.5)]
+    return RunResult(spec, metrics, curves, environment=ENVIRONMENT, artifacts=artifacts)
 
 
 def _cifar_run(method: str, seed: int) -> RunResult:
-    config = RunConfig(dataset="cifar10", model="resnet18", method=method, seed=seed, epochs=2)
-    return RunResult(config, {"test_accuracy": 0.6 + 0.01 * seed, "wall_time_s": 100.0 + seed}, [], {**ENVIRONMENT, "device": "cuda:0"})
+    spec = _spec(method, seed, dataset="cifar10", model="preact_resnet18")
+    metrics = {"test_accuracy": 0.6 + 0.01 * seed, "wall_time_s": 100.0 + seed}
+    return RunResult(spec, metrics, environment={**ENVIRONMENT, "device": "cuda:0"})
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +98,7 @@ def test_writes_html_and_pngs(report: Path) -> None:
     names = sorted(path.name for path in report.parent.glob("*.png"))
     assert names == [
         "00-digits-harness_cnn-accuracy.png", "00-digits-harness_cnn-corruption.png", "00-digits-harness_cnn-cost.png",
-        "00-digits-harness_cnn-reliability.png", "01-cifar10-resnet18-accuracy.png", "01-cifar10-resnet18-cost.png",
+        "00-digits-harness_cnn-reliability.png", "01-cifar10-preact_resnet18-accuracy.png", "01-cifar10-preact_resnet18-cost.png",
     ]
 
 
@@ -113,6 +123,35 @@ def test_table_has_mean_ci_and_paired_difference(report: Path) -> None:
     noisy, noisy_half, _ = paired_difference(_percent(ACCURACY[INJECTED]), _percent(ACCURACY["baseline"]))
     assert abs(noisy) < noisy_half
     assert f"<td>{noisy:+.2f} ± {noisy_half:.2f} <small>(3 pairs)</small></td>" in text
+
+
+def test_table_has_holm_verdict_and_probability_of_being_best(report: Path) -> None:
+    digits = report.read_text(encoding="utf-8").split("<section>")[1]
+    assert "survives Holm" in digits and "P(best test_accuracy)" in digits
+    rows = {re.findall(r"<td>([^<]*)</td>", row)[0]: re.findall(r"<td>([^<]*)</td>", row)[-2:]
+            for row in re.findall(r"<tr>(<td>.*?)</tr>", digits)}
+    best = probability_best({m: _percent(v) for m, v in ACCURACY.items()})
+    assert rows["affine"] == ["yes", f"{best['affine']:.2f}"]
+    assert rows["baseline"] == ["–", f"{best['baseline']:.2f}"]
+    assert best["affine"] > 0.9
+
+
+def test_decision_columns_correct_for_multiple_comparisons() -> None:
+    runs = [*_stored_seeds("baseline", [0.80, 0.82, 0.81]), *_stored_seeds("a", [0.84, 0.865, 0.85]),
+            *_stored_seeds("b", [0.82, 0.81, 0.83])]
+    (section,) = group_runs(runs)
+    survives, best = decision_columns(section)
+    assert set(survives) == {"a", "b"} and sum(best.values()) == pytest.approx(1.0)
+    assert best["a"] > 0.9 and best["baseline"] < 0.05
+    assert survives["a"] and not survives["b"]  # b's noisy +1 pp over 3 seeds does not survive the correction
+
+
+def _stored_seeds(method: str, values: list[float]) -> list[StoredRun]:
+    runs = []
+    for seed, value in enumerate(values):
+        spec = _spec(method, seed)
+        runs.append(StoredRun(spec, spec.key, ENVIRONMENT, float(seed), {"test_accuracy": value}))
+    return runs
 
 
 def test_table_columns_follow_the_stored_metrics(report: Path) -> None:
@@ -152,8 +191,8 @@ def test_empty_database_writes_a_page_without_plots(tmp_path: Path) -> None:
 
 
 def _stored(method: str, epochs: int, evaluations: tuple[str, ...] = (), accuracy: float = 0.5) -> StoredRun:
-    config = RunConfig(method=method, epochs=epochs, evaluations=evaluations)
-    return StoredRun(config, ENVIRONMENT, 0.0, {"test_accuracy": accuracy})
+    spec = _spec(method, 0, epochs=epochs, evaluations=evaluations)
+    return StoredRun(spec, spec.key, ENVIRONMENT, 0.0, {"test_accuracy": accuracy})
 
 
 def test_sections_split_by_setup_and_put_the_baseline_first() -> None:

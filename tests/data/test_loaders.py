@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from augbench.data import DATASETS, ImageDataset, load_dataset
+from augbench.data import DATASETS, Dataset, load_dataset
 from augbench.data import files as data_files
 from augbench.errors import ConfigError, DataError
 
@@ -62,22 +62,22 @@ def tiny_idx(count: int = 3) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def mnist_train() -> ImageDataset:
+def mnist_train() -> Dataset:
     return load_dataset("mnist", root=shared("mnist"), split="train")
 
 
 @pytest.fixture(scope="module")
-def mnist_test() -> ImageDataset:
+def mnist_test() -> Dataset:
     return load_dataset("mnist", root=shared("mnist"), split="test")
 
 
 @pytest.fixture(scope="module")
-def fashion_train() -> ImageDataset:
+def fashion_train() -> Dataset:
     return load_dataset("fashion_mnist", root=shared("fashion_mnist"), split="train")
 
 
 @pytest.fixture(scope="module")
-def cifar_test() -> ImageDataset:
+def cifar_test() -> Dataset:
     return load_dataset("cifar10", root=shared("cifar10"), split="test")
 
 
@@ -87,25 +87,25 @@ def test_registered_names() -> None:
         load_dataset("mnist", folder="x")
 
 
-def test_mnist_test_split_matches_a_plain_numpy_read(mnist_test: ImageDataset) -> None:
-    assert mnist_test.images.shape == (10_000, 1, 28, 28) and mnist_test.images.dtype == torch.uint8
+def test_mnist_test_split_matches_a_plain_numpy_read(mnist_test: Dataset) -> None:
+    assert mnist_test.inputs.shape == (10_000, 1, 28, 28) and mnist_test.inputs.dtype == torch.uint8
     assert mnist_test.labels.dtype == torch.int64
     assert mnist_test.labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     assert torch.bincount(mnist_test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert mnist_test.class_names == tuple("0123456789")
     raw = gzip.decompress((shared("mnist") / "t10k-images-idx3-ubyte.gz").read_bytes())
     reference = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)
-    assert torch.equal(mnist_test.images[:, 0], torch.from_numpy(reference.copy()))
+    assert torch.equal(mnist_test.inputs[:, 0], torch.from_numpy(reference.copy()))
 
 
-def test_mnist_train_label_counts(mnist_train: ImageDataset) -> None:
-    assert mnist_train.images.shape == (60_000, 1, 28, 28)
+def test_mnist_train_label_counts(mnist_train: Dataset) -> None:
+    assert mnist_train.inputs.shape == (60_000, 1, 28, 28)
     assert mnist_train.labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert torch.bincount(mnist_train.labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
-def test_fashion_mnist_train(fashion_train: ImageDataset) -> None:
-    assert fashion_train.images.shape == (60_000, 1, 28, 28)
+def test_fashion_mnist_train(fashion_train: Dataset) -> None:
+    assert fashion_train.inputs.shape == (60_000, 1, 28, 28)
     assert fashion_train.labels[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
     assert torch.bincount(fashion_train.labels).tolist() == [6000] * 10
     assert fashion_train.class_names[0] == "T-shirt/top" and fashion_train.class_names[9] == "Ankle boot"
@@ -113,24 +113,24 @@ def test_fashion_mnist_train(fashion_train: ImageDataset) -> None:
 
 def test_fashion_mnist_test() -> None:
     dataset = load_dataset("fashion_mnist", root=shared("fashion_mnist"), split="test")
-    assert dataset.images.shape == (10_000, 1, 28, 28)
+    assert dataset.inputs.shape == (10_000, 1, 28, 28)
     assert dataset.labels[:10].tolist() == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
     assert torch.bincount(dataset.labels).tolist() == [1000] * 10
 
 
-def test_cifar10_test_file(cifar_test: ImageDataset) -> None:
-    assert cifar_test.images.shape == (1000, 3, 32, 32) and cifar_test.images.dtype == torch.uint8
+def test_cifar10_test_file(cifar_test: Dataset) -> None:
+    assert cifar_test.inputs.shape == (1000, 3, 32, 32) and cifar_test.inputs.dtype == torch.uint8
     assert cifar_test.labels[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]
     assert torch.bincount(cifar_test.labels).tolist() == [103, 89, 100, 103, 90, 86, 112, 102, 106, 109]
     assert cifar_test.class_names == CIFAR_CLASSES
     records = np.fromfile(shared("cifar10") / "test_batch_first1000.bin", np.uint8).reshape(-1, 3073)
     reference = records[:, 1:].reshape(-1, 3, 32, 32)
-    assert torch.equal(cifar_test.images, torch.from_numpy(reference.copy()))
+    assert torch.equal(cifar_test.inputs, torch.from_numpy(reference.copy()))
 
 
 def test_cifar10_train_concatenates_batches_in_order() -> None:
     dataset = load_dataset("cifar10", root=shared("cifar10"), split="train")
-    assert dataset.images.shape == (20_000, 3, 32, 32)
+    assert dataset.inputs.shape == (20_000, 3, 32, 32)
     assert dataset.labels[:10].tolist() == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]
     assert dataset.labels[10_000:10_010].tolist() == [1, 6, 6, 8, 8, 3, 4, 6, 0, 6]
     batch1 = [1005, 974, 1032, 1016, 999, 937, 1030, 1001, 1025, 981]
@@ -139,7 +139,7 @@ def test_cifar10_train_concatenates_batches_in_order() -> None:
     assert torch.bincount(dataset.labels[10_000:]).tolist() == batch2
 
 
-def test_root_defaults_to_environment_variable(monkeypatch: pytest.MonkeyPatch, cifar_test: ImageDataset) -> None:
+def test_root_defaults_to_environment_variable(monkeypatch: pytest.MonkeyPatch, cifar_test: Dataset) -> None:
     shared("cifar10")
     monkeypatch.setenv("AUGBENCH_DATA", str(SHARED_DATA))
     assert torch.equal(load_dataset("cifar10", split="test").labels, cifar_test.labels)
@@ -168,8 +168,8 @@ def test_idx_round_trip_gzip_and_plain(tmp_path: Path) -> None:
         folder = tmp_path / str(compress)
         write_idx_split(folder, images, labels, prefix="train", compress=compress)
         dataset = load_dataset("mnist", root=folder, split="train", verify=False)
-        assert dataset.images.shape == (3, 1, 28, 28)
-        assert torch.equal(dataset.images[:, 0], torch.from_numpy(images))
+        assert dataset.inputs.shape == (3, 1, 28, 28)
+        assert torch.equal(dataset.inputs[:, 0], torch.from_numpy(images))
         assert dataset.labels.tolist() == labels.tolist()
 
 
@@ -321,7 +321,7 @@ def test_cifar10_unknown_file_loads_with_default_class_names(tmp_path: Path) -> 
     assert dataset.labels.tolist() == [4, 0, 9]
     assert dataset.class_names == CIFAR_CLASSES
     expected = np.frombuffer(data, np.uint8).reshape(3, 3073)[:, 1:].reshape(3, 3, 32, 32)
-    assert torch.equal(dataset.images, torch.from_numpy(expected.copy()))
+    assert torch.equal(dataset.inputs, torch.from_numpy(expected.copy()))
 
 
 def test_cifar10_truncated(tmp_path: Path) -> None:
@@ -399,8 +399,8 @@ def test_image_folder_round_trip(png_tree: tuple[Path, np.ndarray]) -> None:
     dataset = load_dataset("image_folder", root=root)
     assert dataset.class_names == ("cat", "dog")
     assert dataset.labels.tolist() == [0, 0, 1]
-    assert dataset.images.shape == (3, 3, 4, 5) and dataset.images.dtype == torch.uint8
-    assert torch.equal(dataset.images, torch.from_numpy(pixels.transpose(0, 3, 1, 2).copy()))
+    assert dataset.inputs.shape == (3, 3, 4, 5) and dataset.inputs.dtype == torch.uint8
+    assert torch.equal(dataset.inputs, torch.from_numpy(pixels.transpose(0, 3, 1, 2).copy()))
 
 
 def test_image_folder_greyscale_mode_and_mixed_inputs(png_tree: tuple[Path, np.ndarray]) -> None:
@@ -410,12 +410,12 @@ def test_image_folder_greyscale_mode_and_mixed_inputs(png_tree: tuple[Path, np.n
     Image.fromarray(pixels[0]).convert("RGBA").save(root / "dog" / "d.png")
     Image.fromarray(pixels[1]).convert("L").save(root / "dog" / "e.jpg")
     grey = load_dataset("image_folder", root=root, mode="L")
-    assert grey.images.shape == (5, 1, 4, 5)
+    assert grey.inputs.shape == (5, 1, 4, 5)
     expected = np.asarray(Image.fromarray(pixels[0]).convert("L"))
-    assert torch.equal(grey.images[0, 0], torch.from_numpy(expected.copy()))
+    assert torch.equal(grey.inputs[0, 0], torch.from_numpy(expected.copy()))
     rgb = load_dataset("image_folder", root=root)
-    assert rgb.images.shape == (5, 3, 4, 5)
-    assert torch.equal(rgb.images[3], rgb.images[0])  # alpha dropped
+    assert rgb.inputs.shape == (5, 3, 4, 5)
+    assert torch.equal(rgb.inputs[3], rgb.inputs[0])  # alpha dropped
 
 
 def test_image_folder_size_mismatch_names_the_file(png_tree: tuple[Path, np.ndarray]) -> None:

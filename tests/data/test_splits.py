@@ -11,8 +11,8 @@ from augbench.errors import ConfigError
 
 def test_digits_shape_and_range() -> None:
     digits = load_dataset("digits")
-    assert digits.images.shape == (1797, 1, 8, 8) and digits.images.dtype == torch.uint8
-    assert int(digits.images.max()) == 255 and int(digits.images.min()) == 0
+    assert digits.inputs.shape == (1797, 1, 8, 8) and digits.inputs.dtype == torch.uint8
+    assert int(digits.inputs.max()) == 255 and int(digits.inputs.min()) == 0
     assert digits.num_classes == 10
 
 

@@ -1,8 +1,7 @@
-"""Shared helpers for method tests: a digits harness context and the trainer's step contract."""
+"""Shared helpers for method tests: a digits harness context, labeled batches and the library's step."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -12,8 +11,11 @@ import torch
 from torch import Tensor
 
 from augbench.data import load_dataset, stratified_split
-from augbench.methods import AutoMix, Batch, Method, StepOutput, TrainContext
+from augbench.methods import AutoMix, Method
 from augbench.models import HarnessCNN
+from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.train.loop import train_step as library_train_step
+from augbench.train.optim import build_schedule
 
 
 @dataclass
@@ -30,7 +32,7 @@ class Digits:
 def digits() -> Digits:
     dataset = load_dataset("digits")
     train, test = stratified_split(dataset.labels, 200, 0)
-    return Digits(dataset.images[train], dataset.labels[train], dataset.images[test], dataset.labels[test])
+    return Digits(dataset.inputs[train], dataset.labels[train], dataset.inputs[test], dataset.labels[test])
 
 
 @contextmanager
@@ -76,40 +78,25 @@ def make_context(digits: Digits) -> Callable[..., TrainContext]:
     return make
 
 
-def _train_step(method: Method, batch: Batch, ctx: TrainContext) -> StepOutput:
-    with ctx.timer.step(len(batch.labels)):
-        output = method.training_step(batch, ctx)
-        optimizers = [ctx.optimizer, *ctx.extra_optimizers]
-        for optimizer in optimizers:
-            optimizer.zero_grad(set_to_none=True)
-        output.loss.backward()
-        for optimizer in optimizers:
-            optimizer.step()
-    ctx.step += 1
-    method.on_after_step(ctx)
-    return output
-
-
 @pytest.fixture(scope="session")
 def fit(digits: Digits) -> Callable[[Method, TrainContext, int], None]:
-    """``fit(method, ctx, epochs)``: ``setup``, then the trainer's loop over the 200 digits.
+    """``fit(method, ctx, epochs)``: ``setup``, then the library's step over the 200 digits.
 
     Batches of 50 and the cosine learning-rate schedule over ``ctx.total_steps``, which is
-    set to ``4 * epochs`` as the trainer does.
+    set to ``4 * epochs`` as the phase loop does.
     """
 
     def run(method: Method, ctx: TrainContext, epochs: int) -> None:
         ctx.total_steps = 4 * epochs
         method.setup(ctx)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            ctx.optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, ctx.total_steps) / ctx.total_steps))
-        )
+        schedule = build_schedule("cosine", ctx.optimizer, ctx.total_steps)
         order = torch.Generator().manual_seed(7)
         with one_thread():
-            for _ in range(epochs):
+            for epoch in range(epochs):
+                ctx.epoch = epoch
                 for index in torch.randperm(len(digits.train_labels), generator=order).split(50):
-                    batch = Batch(digits.train_images[index], digits.train_labels[index], index)
-                    _train_step(method, batch, ctx)
+                    batch = Batch.labeled(digits.train_images[index], digits.train_labels[index], index)
+                    library_train_step(method, batch, ctx)
                     schedule.step()
 
     return run
@@ -117,8 +104,8 @@ def fit(digits: Digits) -> Callable[[Method, TrainContext, int], None]:
 
 @pytest.fixture(scope="session")
 def train_step() -> Callable[[Method, Batch, TrainContext], StepOutput]:
-    """``train_step(method, batch, ctx)``: one step exactly as the trainer runs it; returns its output."""
-    return _train_step
+    """``train_step(method, batch, ctx)``: one step exactly as the phase loop runs it; returns its output."""
+    return library_train_step
 
 
 @pytest.fixture(scope="session")

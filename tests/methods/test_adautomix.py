@@ -9,13 +9,15 @@ from contextlib import AbstractContextManager
 import pytest
 import torch
 
-from augbench.bench.config import RunConfig
-from augbench.bench.recipes import build_recipe
-from augbench.bench.trainer import train_run
+from augbench.bench.run import train_run
+from augbench.bench.spec import RunSpec
+from augbench.data.streams import DataSpec
 from augbench.errors import ConfigError
-from augbench.methods import AdAutoMix, AutoMix, Batch, TrainContext, soft_cross_entropy
+from augbench.losses import soft_cross_entropy
+from augbench.methods import AdAutoMix, AutoMix, MethodContext, build_method
+from augbench.train.context import Batch, TrainContext
 from augbench.methods.adautomix import MultiMixBlock
-from augbench.methods.automix import cosine_momentum
+from augbench.models.ema import cosine_momentum
 
 HARNESS_MOMENTUM = (0.9, 0.999999)
 
@@ -27,7 +29,7 @@ def _one_thread(single_thread: Callable[[], AbstractContextManager[None]]) -> It
 
 
 def first_batch(digits, size: int = 50) -> Batch:
-    return Batch(digits.train_images[:size], digits.train_labels[:size], torch.arange(size))
+    return Batch.labeled(digits.train_images[:size], digits.train_labels[:size], torch.arange(size))
 
 
 def test_generator_masks_are_a_partition_of_unity() -> None:
@@ -59,7 +61,10 @@ def test_steps_alternate_adversarial_and_cooperative(make_context, train_step, d
     ctx = make_context(total_steps=4)
     method = AdAutoMix()
     method.setup(ctx)
-    flags = [train_step(method, first_batch(digits, 10), ctx).logs["adversarial"] for _ in range(4)]
+    flags = []
+    for _ in range(4):
+        train_step(method, first_batch(digits, 10), ctx)
+        flags.append(ctx.log.means()["adversarial"])
     assert flags == [1.0, 0.0, 1.0, 0.0]
 
 
@@ -142,9 +147,11 @@ def test_adversarial_generator_raises_the_loss_over_automix_masks(
 
 
 def test_recipe_trains_end_to_end() -> None:
-    assert isinstance(build_recipe("adautomix", (1, 8, 8), 10), AdAutoMix)
-    result = train_run(RunConfig(method="adautomix", epochs=2, train_size=100, seed=0))
-    assert all(math.isfinite(value) for _, _, value in result.curves)
+    assert isinstance(build_method("adautomix", MethodContext(10, (1, 8, 8))), AdAutoMix)
+    spec = RunSpec.create(dataset="digits", model="harness_cnn", method="adautomix", seed=0, epochs=2,
+                          data=DataSpec(train_size=100))
+    result = train_run(spec)
+    assert all(math.isfinite(value) for *_, value in result.curves)
     assert 0.0 <= result.metrics["test_accuracy"] <= 1.0
     assert 0.0 < result.metrics["augmentation_time_fraction"] < 1.0  # generator work is timed
 

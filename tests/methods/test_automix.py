@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from augbench.bench.recipes import build_recipe
 from augbench.errors import ConfigError
-from augbench.methods import AutoMix, Batch, TrainContext
-from augbench.methods.automix import MixBlock, cosine_momentum
+from augbench.methods import AutoMix, MethodContext, build_method
+from augbench.train.context import Batch, TrainContext
+from augbench.methods.automix import MixBlock
+from augbench.models.ema import cosine_momentum
 
 HARNESS_MOMENTUM = (0.9, 0.999999)  # the "automix" recipe's EMA ramp for the digits harness
 
@@ -81,7 +82,7 @@ def test_momentum_encoder_follows_the_ema_rule(make_context, train_step, digits)
     ctx = make_context(total_steps=10)
     method = AutoMix(momentum=(0.5, 0.9))
     method.setup(ctx)
-    batch = Batch(digits.train_images[:50], digits.train_labels[:50], torch.arange(50))
+    batch = Batch.labeled(digits.train_images[:50], digits.train_labels[:50], torch.arange(50))
     for _ in range(3):
         before = [p.clone() for p in method.encoder.model.parameters()]
         train_step(method, batch, ctx)  # steps, then calls on_after_step with ctx.step
@@ -99,7 +100,7 @@ def test_losses_reach_disjoint_parameters(make_context, digits) -> None:
     method = AutoMix()
     method.setup(ctx)
     with ctx.timer.step(50):
-        losses = method.losses(Batch(digits.train_images[:50], digits.train_labels[:50], torch.arange(50)), ctx)
+        losses = method.losses(Batch.labeled(digits.train_images[:50], digits.train_labels[:50], torch.arange(50)), ctx)
     block = list(method.block.parameters())
     model = list(ctx.model.parameters())
     assert all(g is None for g in torch.autograd.grad(losses.classifier, block, retain_graph=True, allow_unused=True))
@@ -121,7 +122,7 @@ def test_each_network_changes_only_through_its_optimiser(frozen: str, make_conte
         group["lr"] = 0.0
     model_before = [p.clone() for p in ctx.model.parameters()]
     block_before = [p.clone() for p in method.block.parameters()]
-    batch = Batch(digits.train_images[:50], digits.train_labels[:50], torch.arange(50))
+    batch = Batch.labeled(digits.train_images[:50], digits.train_labels[:50], torch.arange(50))
     loss = float(train_step(method, batch, ctx).loss.detach())
     model_moved = any(not torch.equal(a, b) for a, b in zip(model_before, ctx.model.parameters()))
     block_moved = any(not torch.equal(a, b) for a, b in zip(block_before, method.block.parameters()))
@@ -130,20 +131,21 @@ def test_each_network_changes_only_through_its_optimiser(frozen: str, make_conte
 
 
 def test_seeded_steps_are_deterministic(make_context, digits) -> None:
-    batch = Batch(digits.train_images[:50], digits.train_labels[:50], torch.arange(50))
+    batch = Batch.labeled(digits.train_images[:50], digits.train_labels[:50], torch.arange(50))
     values = []
     for _ in range(2):
         ctx = make_context(seed=3)
         method = AutoMix()
         method.setup(ctx)
+        ctx.batch = batch
         with ctx.timer.step(50):
             output = method.training_step(batch, ctx)
-        values.append((float(output.loss.detach()), output.logs))
+        values.append((float(output.loss.detach()), ctx.log.means()))
     assert values[0] == values[1]
 
 
 def test_recipe_builds_automix_for_the_harness_stage() -> None:
-    method = build_recipe("automix", (1, 8, 8), 10)
+    method = build_method("automix", MethodContext(10, (1, 8, 8)))
     assert isinstance(method, AutoMix) and method.feature_stage == 1 and method.momentum == HARNESS_MOMENTUM
 
 

@@ -7,9 +7,10 @@ import torch
 import torch.nn.functional as nnf
 from torch import nn
 
-from augbench.bench.recipes import build_recipe
 from augbench.errors import ConfigError
-from augbench.methods import Batch, ManifoldMixup, MixSupervised, TrainContext, soft_cross_entropy
+from augbench.losses import soft_cross_entropy
+from augbench.methods import ManifoldMixup, MixSupervised, MethodContext, build_method
+from augbench.train.context import Batch, TrainContext
 from augbench.mix import CutMix, Mixup
 from augbench.models import HarnessCNN
 
@@ -37,16 +38,17 @@ def make_batch(batch: int = 12) -> Batch:
     generator = torch.Generator().manual_seed(batch)
     images = torch.randint(0, 256, (batch, 1, 8, 8), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, NUM_CLASSES, (batch,), generator=generator)
-    return Batch(images, labels, torch.arange(batch))
+    return Batch.labeled(images, labels, torch.arange(batch))
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_input_point_reproduces_mixup_draw_for_draw(seed: int) -> None:
     model, batch = make_model(), make_batch()
     mixup = MixSupervised(Mixup(NUM_CLASSES, alpha=2.0)).training_step(batch, make_ctx(model, seed))
-    manifold = ManifoldMixup(Mixup(NUM_CLASSES, alpha=2.0), points=(0,)).training_step(batch, make_ctx(model, seed))
+    manifold_ctx = make_ctx(model, seed)
+    manifold = ManifoldMixup(Mixup(NUM_CLASSES, alpha=2.0), points=(0,)).training_step(batch, manifold_ctx)
     assert torch.equal(manifold.loss, mixup.loss)
-    assert manifold.logs["mixing_point"] == 0.0
+    assert manifold_ctx.log.means()["mixing_point"] == 0.0
 
 
 @pytest.mark.parametrize("points", [(0,), (1,), (2,), (0, 1)])
@@ -57,7 +59,7 @@ def test_tiny_alpha_is_plain_training(points: tuple[int, ...]) -> None:
     method.setup(ctx)
     for _ in range(3):
         loss = method.training_step(batch, ctx).loss
-        plain = nnf.cross_entropy(model(ctx.normalize(batch.images)), batch.labels)
+        plain = nnf.cross_entropy(model(ctx.normalize(batch["labeled"].inputs)), batch["labeled"].labels)
         torch.testing.assert_close(loss, plain)
 
 
@@ -65,11 +67,11 @@ def test_hidden_point_mixes_the_stage_output_with_lam_on_the_unshuffled_sample()
     model, batch = make_model(), make_batch()
     mixer = Mixup(NUM_CLASSES, alpha=2.0)
     loss = ManifoldMixup(mixer, points=(1,)).training_step(batch, make_ctx(model, seed=5)).loss
-    params = mixer.sample(batch.images, batch.labels, generator=torch.Generator().manual_seed(5))  # the same draw
+    params = mixer.sample(batch["labeled"].inputs, batch["labeled"].labels, generator=torch.Generator().manual_seed(5))  # the same draw
     lam, index = params.lam, params.index
-    hidden = model.forward_features(make_ctx(model).normalize(batch.images), stop_at=1)
+    hidden = model.forward_features(make_ctx(model).normalize(batch["labeled"].inputs), stop_at=1)
     mixed = lam.view(-1, 1, 1, 1) * hidden + (1 - lam.view(-1, 1, 1, 1)) * hidden[index]
-    one_hot = nnf.one_hot(batch.labels, NUM_CLASSES).float()
+    one_hot = nnf.one_hot(batch["labeled"].labels, NUM_CLASSES).float()
     targets = lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[index]
     expected = soft_cross_entropy(model.forward_from(mixed, start_at=1), targets)
     torch.testing.assert_close(loss, expected)
@@ -81,7 +83,7 @@ def test_point_is_drawn_uniformly_once_per_batch_and_gradients_reach_the_first_s
     method = ManifoldMixup(Mixup(NUM_CLASSES), points=(0, 1, 2))
     with torch.no_grad():
         counts = torch.bincount(
-            torch.tensor([int(method.training_step(batch, ctx).logs["mixing_point"]) for _ in range(300)]), minlength=3
+            torch.tensor([_mixing_point(method, batch, ctx) for _ in range(300)]), minlength=3
         )
     assert bool((counts > 70).all()), counts
     output = method.training_step(batch, ctx)
@@ -89,10 +91,15 @@ def test_point_is_drawn_uniformly_once_per_batch_and_gradients_reach_the_first_s
     assert model.stages["conv1"][0].weight.grad is not None
 
 
+def _mixing_point(method: ManifoldMixup, batch: Batch, ctx: TrainContext) -> int:
+    method.training_step(batch, ctx)
+    return int(ctx.log.means()["mixing_point"])
+
+
 def test_recipe_is_the_card_harness() -> None:
-    method = build_recipe("manifold_mixup", (1, 8, 8), NUM_CLASSES)
+    method = build_method("manifold_mixup", MethodContext(NUM_CLASSES, (1, 8, 8)))
     assert isinstance(method, ManifoldMixup) and method.points == (0, 1) and method.mixer.alpha == 2.0
-    assert method.describe()["points"] == [0, 1]
+    assert method.spec["points"] == [0, 1] and method.spec["mixer"]["alpha"] == 2.0
 
 
 def test_model_without_stages_raises_one_line() -> None:

@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from augbench.bench.recipes import RECIPES, build_recipe
 from augbench.errors import ConfigError
-from augbench.methods import Batch, PuzzleMixSupervised, TrainContext, soft_cross_entropy
+from augbench.losses import soft_cross_entropy
+from augbench.methods import PuzzleMixSupervised, MethodContext, build_method
+from augbench.train.context import Batch, TrainContext
 from augbench.methods.puzzlemix import input_gradient_saliency
 from augbench.mix import PuzzleMix
 from augbench.mix.puzzlemix import SIMPLIFICATIONS
@@ -32,7 +33,7 @@ def make_ctx(model: nn.Module, seed: int = 0) -> TrainContext:
 def make_batch(batch: int = 8) -> Batch:
     generator = torch.Generator().manual_seed(2)
     images = torch.randint(0, 256, (batch, 1, 8, 8), dtype=torch.uint8, generator=generator)
-    return Batch(images, torch.randint(0, NUM_CLASSES, (batch,), generator=generator), torch.arange(batch))
+    return Batch.labeled(images, torch.randint(0, NUM_CLASSES, (batch,), generator=generator), torch.arange(batch))
 
 
 def test_saliency_is_the_input_gradient_magnitude_in_eval_mode() -> None:
@@ -58,20 +59,19 @@ def test_step_mixes_with_the_model_saliency() -> None:
     mixer = PuzzleMix(NUM_CLASSES, grid_sizes=(2, 4))
     ctx = make_ctx(model, seed=4)
     output = PuzzleMixSupervised(mixer).training_step(batch, ctx)
-    saliency = input_gradient_saliency(model, ctx.normalize(batch.images), batch.labels)
-    mixed = mixer(batch.images, batch.labels, generator=torch.Generator().manual_seed(4), saliency=saliency)
+    saliency = input_gradient_saliency(model, ctx.normalize(batch["labeled"].inputs), batch["labeled"].labels)
+    mixed = mixer(batch["labeled"].inputs, batch["labeled"].labels, generator=torch.Generator().manual_seed(4), saliency=saliency)
     torch.testing.assert_close(output.loss, soft_cross_entropy(model(ctx.normalize(mixed.inputs)), mixed.targets))
-    assert 0.0 <= output.logs["mean_lam"] <= 1.0
+    assert 0.0 <= ctx.log.means()["mean_lam"] <= 1.0
     output.loss.backward()
     assert model.stages["conv1"][0].weight.grad is not None
 
 
 def test_recipe_uses_the_harness_grid_and_reports_its_simplifications() -> None:
-    method = build_recipe("puzzlemix", (1, 8, 8), NUM_CLASSES)
+    method = build_method("puzzlemix", MethodContext(NUM_CLASSES, (1, 8, 8)))
     assert isinstance(method, PuzzleMixSupervised) and method.mixer.grid_sizes == (2, 4)
-    assert build_recipe("puzzlemix", (3, 32, 32), NUM_CLASSES).mixer.grid_sizes == (2, 4, 8, 16)
-    assert method.describe()["simplifications"] == list(SIMPLIFICATIONS)
-    assert all(item in RECIPES.get("puzzlemix").__doc__ for item in SIMPLIFICATIONS)
+    assert build_method("puzzlemix", MethodContext(NUM_CLASSES, (3, 32, 32))).mixer.grid_sizes == (2, 4, 8, 16)
+    assert all(item in PuzzleMixSupervised.__doc__ for item in SIMPLIFICATIONS)
 
 
 def test_mixer_must_be_puzzlemix() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from augbench.bench.recipes import build_recipe
 from augbench.errors import ConfigError
-from augbench.methods import Batch, TrainContext, TransMixSupervised, soft_cross_entropy
+from augbench.losses import soft_cross_entropy
+from augbench.methods import TransMixSupervised, MethodContext, build_method
+from augbench.train.context import Batch, TrainContext
 from augbench.mix import TransMix
 from augbench.models import HarnessCNN, VisionTransformer
 
@@ -36,7 +37,7 @@ def tiny_vit() -> VisionTransformer:
 def make_batch(batch: int = 6) -> Batch:
     generator = torch.Generator().manual_seed(1)
     images = torch.randint(0, 256, (batch, 1, 8, 8), dtype=torch.uint8, generator=generator)
-    return Batch(images, torch.randint(0, NUM_CLASSES, (batch,), generator=generator), torch.arange(batch))
+    return Batch.labeled(images, torch.randint(0, NUM_CLASSES, (batch,), generator=generator), torch.arange(batch))
 
 
 def test_step_uses_the_attention_of_the_mixed_batch_on_the_patch_grid() -> None:
@@ -46,8 +47,8 @@ def test_step_uses_the_attention_of_the_mixed_batch_on_the_patch_grid() -> None:
     ctx = make_ctx(model, seed=3)
     method.setup(ctx)
     output = method.training_step(batch, ctx)
-    params = mixer.sample(batch.images, batch.labels, generator=torch.Generator().manual_seed(3))  # the same draw
-    mixed = mixer.apply(batch.images, batch.labels, params)
+    params = mixer.sample(batch["labeled"].inputs, batch["labeled"].labels, generator=torch.Generator().manual_seed(3))  # the same draw
+    mixed = mixer.apply(batch["labeled"].inputs, batch["labeled"].labels, params)
     logits, attention = model(ctx.normalize(mixed.inputs), return_attention=True)
     head_mean = attention.detach().mean(1).view(6, 4, 4)  # rows x cols of 2x2 patches
     rows = torch.arange(8)
@@ -59,19 +60,19 @@ def test_step_uses_the_attention_of_the_mixed_batch_on_the_patch_grid() -> None:
     ).float()
     coverage = inside.view(6, 4, 2, 4, 2).mean((2, 4))
     lam = 1 - (head_mean * coverage).sum((1, 2)) / head_mean.sum((1, 2))
-    one_hot = torch.nn.functional.one_hot(batch.labels, NUM_CLASSES).float()
+    one_hot = torch.nn.functional.one_hot(batch["labeled"].labels, NUM_CLASSES).float()
     targets = lam[:, None] * one_hot + (1 - lam[:, None]) * one_hot[params.index]
     torch.testing.assert_close(output.loss, soft_cross_entropy(logits, targets))
-    assert output.logs["mean_lam"] == pytest.approx(float(lam.mean()), abs=1e-6)
+    assert ctx.log.means()["mean_lam"] == pytest.approx(float(lam.mean()), abs=1e-6)
     output.loss.backward()
     assert model.stages["embed"].projection.weight.grad is not None
 
 
 def test_recipe_needs_a_vit_and_says_how_to_get_one() -> None:
-    method = build_recipe("transmix", (1, 8, 8), NUM_CLASSES)
+    method = build_method("transmix", MethodContext(NUM_CLASSES, (1, 8, 8)))
     assert isinstance(method, TransMixSupervised)
     assert method.mixer.attention_weight == 0.5 and method.mixer.switch_prob == 0.8
-    with pytest.raises(ConfigError, match=r"the model is HarnessCNN; train it with model='vit_tiny'") as info:
+    with pytest.raises(ConfigError, match=r"the model is HarnessCNN; train it with model vit_tiny") as info:
         method.setup(make_ctx(HarnessCNN(num_classes=NUM_CLASSES)))
     assert "\n" not in str(info.value)
 

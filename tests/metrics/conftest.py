@@ -58,7 +58,7 @@ def digits_split() -> tuple[Tensor, Tensor, Tensor, Tensor]:
     dataset = load_digits()
     order = torch.randperm(len(dataset.labels), generator=torch.Generator().manual_seed(0))
     train, test = order[:DIGITS_TRAIN], order[DIGITS_TRAIN:]
-    return dataset.images[train], dataset.labels[train], dataset.images[test], dataset.labels[test]
+    return dataset.inputs[train], dataset.labels[train], dataset.inputs[test], dataset.labels[test]
 
 
 def _digits_normalize(images: Tensor) -> Tensor:

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from augbench.errors import ConfigError
 from augbench.models import MODELS, HarnessCNN, StagedModel, build_model
 
 
@@ -51,3 +52,22 @@ def test_same_initialisation_and_output_as_the_sequential_definition() -> None:
 def test_wrong_input_shape_raises() -> None:
     with pytest.raises(ValueError, match="expected"):
         HarnessCNN()(torch.zeros(2, 1, 6, 6))
+
+
+def test_width_scales_the_channels_and_defaults_to_the_card_network() -> None:
+    assert MODELS.resolve("harness_cnn", context=("in_channels", "num_classes", "image_size"))["width"] == 1.0
+    torch.manual_seed(3)
+    default = HarnessCNN()
+    torch.manual_seed(3)
+    explicit = HarnessCNN(width=1)
+    assert all(torch.equal(a, b) for a, b in zip(default.state_dict().values(), explicit.state_dict().values()))
+    for width, channels in ((4, (128, 256)), (0.25, (8, 16)), (0.001, (1, 1))):
+        model = HarnessCNN(width=width)
+        assert (model.stages["conv1"][0].out_channels, model.stages["conv2"][0].out_channels) == channels
+        assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("width", [0, -1, float("nan"), True, "2"])
+def test_bad_width_raises_one_line(width: object) -> None:
+    with pytest.raises(ConfigError, match="harness_cnn: width=.* must be a number > 0"):
+        HarnessCNN(width=width)  # type: ignore[arg-type]

@@ -1,0 +1,203 @@
+"""Train and evaluate one run: its data streams, its method's phases (cached), its evaluations."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import augbench
+from augbench.bench.spec import RunSpec, resolve_component
+from augbench.data.streams import RunData, prepare_run_data
+from augbench.evaluation import EvalContext, evaluate_all
+from augbench.methods.base import Method, Phase
+from augbench.methods.spec import MethodContext, build_method
+from augbench.metrics import peak_memory_bytes, reset_peak_memory
+from augbench.modalities import get_modality
+from augbench.models import MODELS
+from augbench.registry import canonical_json
+from augbench.train.cache import CachedPhase, PhaseCache
+from augbench.train.loop import PhaseSettings, check_streams, fit, make_context
+
+__all__ = ["RunResult", "Checkpoint", "train_run", "environment", "Progress"]
+
+
+@dataclass
+class Progress:
+    """Progress callbacks: ``planned(epochs)`` once per run with its total epochs over all
+    phases, ``epoch()`` after every trained epoch (cached phases report none)."""
+
+    planned: Callable[[int], None] = lambda epochs: None
+    epoch: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a phase's weights went: phase name, its cache key, the file (``None``: no cache)."""
+
+    phase: str
+    key: str
+    path: str | None
+    reused: bool
+
+
+@dataclass
+class RunResult:
+    """The outcome of one finished run.
+
+    Attributes:
+        spec: the run's resolved spec.
+        metrics: final scalars: the evaluations' metrics (``test_accuracy`` in [0, 1], ...) and
+            cost (``train_images_per_s``, ``augmentation_time_fraction``, ``peak_memory_mb``,
+            ``wall_time_s``).
+        curves: per-epoch ``(phase, epoch, name, value)`` (``train_loss`` and what methods log).
+        phase_metrics: per phase, its cost figures (``train_time_s``, ``augmentation_time_s``, ...).
+        checkpoints: the phases' cache entries.
+        environment: library versions and device.
+        artifacts: structured results (JSON-ready), e.g. the reliability diagram.
+    """
+
+    spec: RunSpec
+    metrics: dict[str, float]
+    curves: list[tuple[str, int, str, float]] = field(default_factory=list)
+    phase_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions and device, stored with every result."""
+    return {
+        "augbench": augbench.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _build_model(model_spec: dict[str, Any], data: RunData, seed: int, device: torch.device) -> nn.Module:
+    context = {"num_classes": data.num_classes, **get_modality(data.modality).model_shape(data.input_shape)}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MODELS.build(model_spec, context=context).to(device)
+
+
+def _phase_identity(spec: RunSpec, phase: Phase, model: dict[str, Any], settings: PhaseSettings, after: list[str]) -> str:
+    return canonical_json({
+        "dataset": spec.dataset,
+        "data": spec.data.identity(),
+        "seed": spec.seed,
+        "phase": phase.name,
+        "method": dict(phase.spec),
+        "model": model,
+        "init_from": phase.init_from,
+        "epochs": settings.epochs,
+        "batch_size": settings.batch_size,
+        "ratio": settings.ratio,
+        "optimizer": resolve_component("optimizer", settings.optimizer),
+        "schedule": resolve_component("schedule", settings.schedule),
+        "frozen": list(settings.frozen),
+        "after": after,
+    })
+
+
+def _settings(spec: RunSpec, phase: Phase) -> PhaseSettings:
+    return PhaseSettings(
+        epochs=spec.epochs if phase.epochs is None else phase.epochs,
+        batch_size=spec.batch_size,
+        ratio=spec.data.ratio,
+        optimizer=phase.optimizer or spec.optimizer,
+        schedule=phase.schedule or spec.schedule,
+        frozen=phase.frozen,
+    )
+
+
+def train_run(
+    spec: RunSpec,
+    device: torch.device | str = "cpu",
+    cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Train every phase of ``spec``'s method (reusing cached phases) and evaluate the result.
+
+    Deterministic for a given spec on the CPU: data split, initialisation, batch orders and
+    keyed augmentation are all functions of the spec and its seed.
+
+    Args:
+        spec: the run.
+        device: training device.
+        cache_dir: the phase weights cache folder, ``None`` for no cache.
+        progress: epoch callbacks (progress bars).
+    """
+    progress = progress or Progress()
+    device = torch.device(device)
+    started = time.perf_counter()
+    data = prepare_run_data(spec.dataset, spec.data, spec.seed, spec.data_root)
+    context = MethodContext(data.num_classes, data.input_shape, data.modality)
+    method: Method = build_method(spec.method, context)
+    check_streams(method, tuple(data.streams), spec.label)
+    phases = method.phases(context)
+    plans = [_settings(spec, phase) for phase in phases]
+    progress.planned(sum(settings.epochs for settings in plans))
+    normalize = get_modality(data.modality).fit_normalizer(data.streams["labeled"].inputs).to(device)
+    cache = PhaseCache(cache_dir)
+    reset_peak_memory(device)
+    models: dict[str, nn.Module] = {}
+    keys: list[str] = []
+    result = RunResult(spec, {}, environment=environment(device))
+    for phase, settings in zip(phases, plans):
+        check_streams(phase.method, tuple(data.streams), spec.label)
+        model_spec = spec.model if phase.model is None else resolve_component("model", phase.model)
+        identity = _phase_identity(spec, phase, model_spec, settings, list(keys))
+        key = hashlib.sha256(identity.encode()).hexdigest()[:20]
+        model = _build_model(model_spec, data, spec.seed, device)
+        if phase.init_from is not None:
+            model.load_state_dict(models[phase.init_from].state_dict())
+        ctx = make_context(phase.method, model, data, settings, seed=spec.seed, device=device,
+                           normalize=normalize, models=models)
+        cached = cache.load(key, identity)
+        if cached is not None:
+            model.load_state_dict(cached.model)
+            for name, module in ctx.modules.items():
+                module.load_state_dict(cached.modules[name])
+            curves, phase_metrics = cached.curves, cached.metrics
+        else:
+            outcome = fit(phase.method, ctx, data, settings, seed=spec.seed, on_epoch=lambda _epoch: progress.epoch())
+            curves, phase_metrics = outcome.curves, outcome.metrics
+            state = {name: module.state_dict() for name, module in ctx.modules.items()}
+            cache.save(key, identity, CachedPhase(model.state_dict(), state, curves, phase_metrics))
+        path = cache.path(key)
+        result.checkpoints.append(Checkpoint(phase.name, key, None if path is None else str(path), cached is not None))
+        result.curves.extend((phase.name, epoch, name, value) for epoch, name, value in curves)
+        result.phase_metrics[phase.name] = phase_metrics
+        models[phase.name] = phase.method.eval_model(model)
+        keys.append(key)
+    final = models[phases[-1].name] if phases else _build_model(spec.model, data, spec.seed, device)
+    eval_ctx = EvalContext(method, final, models, data, normalize, device, spec.seed)
+    metrics, artifacts = evaluate_all((*method.evaluations, *spec.evaluations), eval_ctx)
+    result.metrics.update(metrics)
+    result.artifacts.update(artifacts)
+    result.metrics.update(_cost(result.phase_metrics))
+    result.metrics["peak_memory_mb"] = peak_memory_bytes(device) / 2**20
+    result.metrics["wall_time_s"] = time.perf_counter() - started
+    return result
+
+
+def _cost(phase_metrics: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Run-level cost over all phases: samples per second of training, augmentation share of step time."""
+    total = lambda name: sum(m.get(name, 0.0) for m in phase_metrics.values())  # noqa: E731
+    step, augmentation, train = total("step_time_s"), total("augmentation_time_s"), total("train_time_s")
+    return {
+        "train_images_per_s": total("train_samples") / train if train > 0 else 0.0,
+        "augmentation_time_fraction": augmentation / step if step > 0 else 0.0,
+        "train_time_s": train,
+    }

@@ -1,0 +1,29 @@
+"""Evaluations: a registry of functions ``(EvalContext) -> (metrics, artifacts)``.
+
+A method declares the evaluations its protocol needs (``Method.evaluations``); an experiment
+adds optional ones. Metric names are stable, they are the columns of the report:
+
+================  ==========================================================================
+evaluation        metrics (fractions in [0, 1] unless said)
+================  ==========================================================================
+accuracy          ``test_accuracy``, ``test_nll``, ``test_ece`` (and ``val_*`` with a val split)
+calibration       artifact ``reliability`` (15-bin reliability diagram of the test split)
+corruption        ``test_corruption_accuracy`` (13 corruptions x 5 severities), artifact
+adversarial       ``test_fgsm_accuracy``, ``test_pgd_accuracy`` at 8/255
+linear_probe      ``test_linear_probe_accuracy`` (frozen features, fixed-settings linear layer)
+knn               ``test_knn_accuracy`` (k=20, cosine, temperature 0.07 weighted votes)
+target_accuracy   ``target_accuracy`` (the target domain's test split)
+auroc             ``auroc``: in-distribution test vs the target split as outliers, by the
+                  method's anomaly score (default 1 - max softmax probability)
+recall_at_k       ``test_recall_at_1/2/4/8`` (cosine retrieval within the test split)
+average_accuracy  ``average_accuracy``, ``forgetting``: from a continual method's task-accuracy
+forgetting        matrix
+================  ==========================================================================
+"""
+
+from augbench.evaluation import classification as _classification  # noqa: F401  (registers)
+from augbench.evaluation import continual as _continual  # noqa: F401  (registers)
+from augbench.evaluation import representation as _representation  # noqa: F401  (registers)
+from augbench.evaluation.base import EVALUATIONS, EvalContext, EvalResult, evaluate_all, features
+
+__all__ = ["EVALUATIONS", "EvalContext", "EvalResult", "evaluate_all", "features"]

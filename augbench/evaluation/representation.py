@@ -1,0 +1,77 @@
+"""Representation evaluations on frozen features: linear probe, kNN, retrieval, OOD AUROC."""
+
+from __future__ import annotations
+
+import torch
+
+from augbench.evaluation.base import EVALUATIONS, EvalContext, EvalResult, batches, features
+from augbench.metrics.ranking import auroc as auroc_score
+from augbench.metrics.ranking import recall_at_k as recall_at_k_score
+from augbench.metrics.representation import knn_accuracy, linear_probe_accuracy
+
+__all__ = ["KNN_K", "KNN_TEMPERATURE", "RECALL_KS"]
+
+KNN_K = 20
+KNN_TEMPERATURE = 0.07
+RECALL_KS = (1, 2, 4, 8)
+
+
+def _features(ctx: EvalContext, split: str, evaluation: str) -> torch.Tensor:
+    key = f"features/{split}"
+    if key not in ctx.cache:
+        ctx.cache[key] = features(ctx.model, ctx.split(split, evaluation).inputs, ctx.normalize, ctx.device)
+    return ctx.cache[key]
+
+
+@EVALUATIONS.register("linear_probe")
+def linear_probe(ctx: EvalContext) -> EvalResult:
+    """``test_linear_probe_accuracy``: a linear layer trained with fixed settings (100 epochs,
+    SGD 0.1, cosine) on the frozen, unaugmented features of the labeled stream."""
+    train = ctx.split("labeled", "linear_probe")
+    result = linear_probe_accuracy(
+        _features(ctx, "labeled", "linear_probe"), train.labels.to(ctx.device),
+        _features(ctx, "test", "linear_probe"), ctx.split("test", "linear_probe").labels.to(ctx.device),
+        num_classes=ctx.data.num_classes, seed=ctx.seed,
+    )
+    return {"test_linear_probe_accuracy": result.accuracy, "train_linear_probe_accuracy": result.train_accuracy}, {}
+
+
+@EVALUATIONS.register("knn")
+def knn(ctx: EvalContext) -> EvalResult:
+    """``test_knn_accuracy``: k=20 cosine neighbours among the labeled stream's features,
+    votes weighted by exp(similarity / 0.07) (Wu et al. 2018)."""
+    accuracy = knn_accuracy(
+        _features(ctx, "labeled", "knn"), ctx.split("labeled", "knn").labels.to(ctx.device),
+        _features(ctx, "test", "knn"), ctx.split("test", "knn").labels.to(ctx.device),
+        k=KNN_K, temperature=KNN_TEMPERATURE, num_classes=ctx.data.num_classes,
+    )
+    return {"test_knn_accuracy": accuracy}, {}
+
+
+@EVALUATIONS.register("recall_at_k")
+def recall_at_k(ctx: EvalContext) -> EvalResult:
+    """``test_recall_at_{1,2,4,8}``: each test sample queries the rest of the test split."""
+    test = ctx.split("test", "recall_at_k")
+    recalls = recall_at_k_score(_features(ctx, "test", "recall_at_k"), test.labels.to(ctx.device), ks=RECALL_KS)
+    return {f"test_recall_at_{k}": value for k, value in recalls.items()}, {}
+
+
+@torch.no_grad()
+def _anomaly_scores(ctx: EvalContext, split: str) -> torch.Tensor:
+    inputs = ctx.split(split, "auroc").inputs
+    score = getattr(ctx.method, "anomaly_score", None)
+    if score is not None:
+        return torch.cat([score(ctx.model, chunk, ctx.normalize) for chunk in batches(inputs, ctx.device)])
+    logits = torch.cat([ctx.method.predict(ctx.model, chunk, ctx.normalize) for chunk in batches(inputs, ctx.device)])
+    return 1.0 - logits.softmax(1).amax(1)
+
+
+@EVALUATIONS.register("auroc")
+def auroc(ctx: EvalContext) -> EvalResult:
+    """``auroc``: how well the anomaly score ranks the target split (outliers) above the test
+    split (inliers). The score is the method's ``anomaly_score(model, inputs, normalize)`` when
+    it has one, else 1 - max softmax probability (Hendrycks & Gimpel 2017)."""
+    inliers, outliers = _anomaly_scores(ctx, "test"), _anomaly_scores(ctx, "target_test")
+    scores = torch.cat([inliers, outliers])
+    is_outlier = torch.cat([torch.zeros_like(inliers, dtype=torch.bool), torch.ones_like(outliers, dtype=torch.bool)])
+    return {"auroc": auroc_score(scores, is_outlier)}, {}

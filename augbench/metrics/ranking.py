@@ -1,0 +1,201 @@
+"""Ranking metrics: AUROC of a detector score and Recall@K of cosine retrieval.
+
+- :func:`auroc`: the area under the ROC curve as the Mann-Whitney statistic (ties count 1/2),
+  computed from integer mid-ranks, for out-of-distribution or misclassification detection.
+- :func:`recall_at_k`: the image-retrieval Recall@K of deep metric learning (CUB-200-2011,
+  Cars196, SOP; Song et al., "Deep Metric Learning via Lifted Structured Feature Embedding",
+  CVPR 2016): a query is a hit at ``k`` if one of its ``k`` nearest gallery items shares its label.
+
+Inputs are checked at the boundary and bad ones raise a one-line
+:class:`~augbench.errors.InputValueError` / :class:`~augbench.errors.InputTypeError` naming the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from augbench.errors import InputTypeError, InputValueError
+from augbench.metrics.representation import (
+    _check_features,
+    _check_labels,
+    _check_pair,
+    _check_positive_int,
+    _unit_rows,
+    _working_dtype,
+)
+
+__all__ = ["auroc", "recall_at_k"]
+
+
+def auroc(scores: Tensor, is_positive: Tensor) -> float:
+    """Area under the ROC curve of ``scores`` separating positives from negatives.
+
+    The Mann-Whitney form: the probability that a random positive scores above a random
+    negative, ties counting one half,
+
+    ``AUROC = (1 / (P * Q)) * sum_{i pos} sum_{j neg} ([s_i > s_j] + [s_i == s_j] / 2)``,
+
+    computed as ``(R_pos - P (P + 1) / 2) / (P Q)`` with ``R_pos`` the sum of the positives'
+    mid-ranks (tied scores share the mean of their ranks). Twice every mid-rank is an integer,
+    so the numerator and denominator are exact int64 and the result is the correctly rounded
+    quotient; it equals ``sklearn.metrics.roc_auc_score`` (the trapezoidal ROC area) up to
+    float rounding. ``-0.0`` ties with ``0.0``; ``+-inf`` scores rank like any others.
+
+    Args:
+        scores: ``(N,)`` floating, no NaN; larger means "more likely positive".
+        is_positive: ``(N,)`` bool; both classes must occur.
+
+    Returns:
+        AUROC in [0, 1]; 0.5 is chance (higher is better).
+
+    Raises:
+        InputValueError: empty or mismatched inputs, NaN scores, a single class.
+        InputTypeError: non-tensor inputs, non-floating scores, non-bool ``is_positive``.
+
+    >>> auroc(torch.tensor([0.1, 0.4, 0.35, 0.8]), torch.tensor([False, False, True, True]))
+    0.75
+    >>> auroc(torch.tensor([0.5, 0.5, 0.9]), torch.tensor([True, False, True]))  # one tie: (1/2 + 1) / 2
+    0.75
+    """
+    who = "auroc"
+    if not isinstance(scores, Tensor) or not isinstance(is_positive, Tensor):
+        raise InputTypeError(
+            f"{who}: scores and is_positive must be tensors, got {type(scores).__name__} and "
+            f"{type(is_positive).__name__}; use torch.as_tensor"
+        )
+    if scores.ndim != 1 or scores.shape[0] == 0:
+        raise InputValueError(f"{who}: scores must be (N,) with N >= 1, got shape {tuple(scores.shape)}")
+    if not scores.is_floating_point():
+        raise InputTypeError(f"{who}: scores must be floating, got {scores.dtype}; use scores.float()")
+    if is_positive.shape != scores.shape:
+        raise InputValueError(
+            f"{who}: is_positive must have the scores' shape {tuple(scores.shape)}, got {tuple(is_positive.shape)}"
+        )
+    if is_positive.dtype != torch.bool:
+        raise InputTypeError(
+            f"{who}: is_positive must be bool, got {is_positive.dtype}; use labels == positive_class"
+        )
+    if is_positive.device != scores.device:
+        raise InputValueError(
+            f"{who}: is_positive is on {is_positive.device} but scores on {scores.device}; move both to one device"
+        )
+    if bool(scores.isnan().any()):
+        raise InputValueError(f"{who}: scores contain NaN; drop those samples or fix the detector")
+    positives = int(is_positive.sum())
+    negatives = scores.shape[0] - positives
+    if positives == 0 or negatives == 0:
+        raise InputValueError(
+            f"{who}: is_positive has {positives} positives and {negatives} negatives; AUROC needs both classes"
+        )
+    _, group, counts = torch.unique(scores, sorted=True, return_inverse=True, return_counts=True)
+    # A tie group of size c ending at 1-based rank e holds ranks e-c+1..e, mean (2e - c + 1) / 2.
+    doubled_midrank = 2 * counts.cumsum(0) - counts + 1
+    doubled_rank_sum = int(doubled_midrank[group][is_positive].sum())
+    return (doubled_rank_sum - positives * (positives + 1)) / (2 * positives * negatives)
+
+
+def _check_ks(ks: Sequence[int], gallery_size: int, who: str, hint: str) -> tuple[int, ...]:
+    if isinstance(ks, (str, bytes)) or not isinstance(ks, Sequence) or len(ks) == 0:
+        raise InputValueError(f"{who}: ks={ks!r} must be a non-empty sequence of positive ints, e.g. (1, 2, 4, 8)")
+    for k in ks:
+        _check_positive_int(k, "each of ks", who, 1)
+    if max(ks) > gallery_size:
+        raise InputValueError(
+            f"{who}: ks={tuple(ks)} asks for {max(ks)} neighbours but the gallery has {gallery_size} candidates "
+            f"per query{hint}; pass ks <= {gallery_size}"
+        )
+    return tuple(ks)
+
+
+def recall_at_k(
+    query_features: Tensor,
+    query_labels: Tensor,
+    gallery_features: Tensor | None = None,
+    gallery_labels: Tensor | None = None,
+    *,
+    ks: Sequence[int] = (1, 2, 4, 8),
+    chunk: int = 1024,
+) -> dict[int, float]:
+    """Recall@K of cosine retrieval: the fraction of queries with a same-label item in their top K.
+
+    Rows are L2-normalised and ranked by cosine similarity. Without a gallery the queries are
+    their own gallery and each query's own row is excluded (the CUB-200-2011 / Cars196 / SOP
+    protocol); with one, every gallery row is a candidate. A query is a hit at ``k`` if any of
+    its ``k`` most similar candidates has its label:
+
+    ``R@k = (1 / M) sum_q [exists i in top_k(q): y_i = y_q]``.
+
+    A query with no same-label candidate is always a miss. Ties among equal similarities at the
+    ``k``-th place are broken by ``torch.topk``. Queries are processed in chunks of ``chunk``
+    (memory ``O(chunk * N)``, no loop over samples); features are compared in float32 (float64
+    if an input is float64).
+
+    Args:
+        query_features: ``(M, D)`` floating, finite; any scale.
+        query_labels: ``(M,)`` integer labels (any values; only equality matters).
+        gallery_features: ``(N, D)`` floating, finite, on the queries' device; ``None`` to
+            retrieve among the queries themselves (then ``N = M - 1`` candidates per query).
+        gallery_labels: ``(N,)`` integer labels; given exactly when ``gallery_features`` is.
+        ks: the cut-offs ``k``, each in ``[1, N]``.
+        chunk: queries per batched similarity product, >= 1.
+
+    Returns:
+        ``{k: recall}`` in the order of ``ks``, each in [0, 1] and non-decreasing in ``k``
+        (higher is better).
+
+    Raises:
+        InputValueError: empty or mismatched inputs, NaN/inf features, only one of the gallery
+            pair, a ``k`` above the number of candidates, a non-positive ``chunk``.
+        InputTypeError: non-tensor inputs, integer features, floating labels.
+
+    >>> features = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    >>> recall_at_k(features, torch.tensor([0, 1, 1, 0]), ks=(1, 2, 3))
+    {1: 0.0, 2: 0.5, 3: 1.0}
+    """
+    who = "recall_at_k"
+    _check_features(query_features, "query_features", who)
+    _check_labels(query_labels, query_features.shape[0], "query_labels", who)
+    if (gallery_features is None) != (gallery_labels is None):
+        raise InputValueError(
+            f"{who}: pass both gallery_features and gallery_labels, or neither to search the queries themselves"
+        )
+    self_retrieval = gallery_features is None
+    if gallery_features is None or gallery_labels is None:
+        gallery_features, gallery_labels = query_features, query_labels
+        candidates, hint = query_features.shape[0] - 1, " (the queries minus the query itself)"
+    else:
+        _check_features(gallery_features, "gallery_features", who)
+        _check_labels(gallery_labels, gallery_features.shape[0], "gallery_labels", who)
+        _check_pair(query_features, gallery_features, "query_features", "gallery_features", who)
+        candidates, hint = gallery_features.shape[0], ""
+    for labels, name in ((query_labels, "query_labels"), (gallery_labels, "gallery_labels")):
+        if labels.device != query_features.device:
+            raise InputValueError(
+                f"{who}: {name} is on {labels.device} but query_features on {query_features.device}; "
+                "move all inputs to one device"
+            )
+    ks = _check_ks(ks, candidates, who, hint)
+    _check_positive_int(chunk, "chunk", who, 1024)
+
+    dtype = _working_dtype(query_features, gallery_features)
+    queries = _unit_rows(query_features, dtype)
+    gallery = queries if self_retrieval else _unit_rows(gallery_features, dtype)
+    deepest = max(ks)
+    cutoffs = torch.tensor(ks, device=queries.device)
+    hits = torch.zeros(len(ks), dtype=torch.int64, device=queries.device)
+    for start in range(0, queries.shape[0], chunk):
+        block = queries[start : start + chunk]
+        similarity = block @ gallery.T  # (m, N)
+        if self_retrieval:
+            rows = torch.arange(block.shape[0], device=block.device)
+            similarity[rows, start + rows] = float("-inf")
+        index = similarity.topk(deepest, dim=1).indices  # (m, deepest), most similar first
+        match = gallery_labels[index] == query_labels[start : start + chunk, None]
+        # 0-based rank of the first same-label neighbour; `deepest` when there is none.
+        first = torch.where(match.any(1), match.int().argmax(1), deepest)
+        hits += (first[:, None] < cutoffs[None, :]).sum(0)
+    total = queries.shape[0]
+    return {k: int(count) / total for k, count in zip(ks, hits.tolist())}

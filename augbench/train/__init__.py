@@ -1,0 +1,1 @@
+"""Training: context, step loop, phases, optimisers and schedules."""
