@@ -171,3 +171,16 @@ def test_same_generator_seed_gives_identical_draws() -> None:
     first = uniform(0, 1, 10, torch.Generator().manual_seed(9))
     assert torch.equal(first, uniform(0, 1, 10, torch.Generator().manual_seed(9)))
     assert not torch.equal(first, uniform(0, 1, 10, torch.Generator().manual_seed(10)))
+
+
+def test_keyed_cpu_path_gives_the_bits_of_the_exact_tensor_path() -> None:
+    """The CPU draws (wrapping uint32 numpy) equal the exact int64 tensor arithmetic used on GPUs."""
+    import numpy as np
+
+    from augbench.keyed import _mix, _mix_int, _mix_np
+
+    values = torch.randint(0, 2**32, (4096,), dtype=torch.int64, generator=torch.Generator().manual_seed(0))
+    values[:4] = torch.tensor([0, 1, 2**32 - 1, 2**31])
+    exact = _mix(values)
+    assert torch.equal(torch.from_numpy(_mix_np(values.numpy().astype(np.uint32)).astype(np.int64)), exact)
+    assert [_mix_int(int(v)) for v in values[:64]] == exact[:64].tolist()

@@ -16,6 +16,7 @@ from torch import nn
 import augbench
 from augbench.bench.spec import RunSpec, resolve_component
 from augbench.data.streams import RunData, prepare_run_data
+from augbench.errors import ConfigError
 from augbench.evaluation import EvalContext, evaluate_all
 from augbench.methods.base import Method, Phase
 from augbench.methods.spec import MethodContext, build_method
@@ -146,6 +147,8 @@ def train_run(
     method: Method = build_method(spec.method, context)
     check_streams(method, tuple(data.streams), spec.label)
     phases = method.phases(context)
+    if not phases:
+        raise ConfigError(f"method {spec.label!r} declares no phase; return at least one (epochs=0 to train nothing)")
     plans = [_settings(spec, phase) for phase in phases]
     progress.planned(sum(settings.epochs for settings in plans))
     normalize = get_modality(data.modality).fit_normalizer(data.streams["labeled"].inputs).to(device)
@@ -181,7 +184,7 @@ def train_run(
         result.phase_metrics[phase.name] = phase_metrics
         models[phase.name] = phase.method.eval_model(model)
         keys.append(key)
-    final = models[phases[-1].name] if phases else _build_model(spec.model, data, spec.seed, device)
+    final = models[phases[-1].name]
     eval_ctx = EvalContext(method, final, models, data, normalize, device, spec.seed)
     metrics, artifacts = evaluate_all((*method.evaluations, *spec.evaluations), eval_ctx)
     result.metrics.update(metrics)

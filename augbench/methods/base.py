@@ -10,7 +10,7 @@ line; named configurations (``affine``, ``mixup``) are presets in ``presets.yaml
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
@@ -42,7 +42,9 @@ class Phase:
         optimizer, schedule: specs; ``None`` uses the run's.
         frozen: module-name prefixes whose parameters are not trained (e.g. ``("stages",)``
             to train only the head of a staged model).
-        depends_on: names of earlier phases whose models this phase reads.
+
+    A phase may read every earlier phase's model (``ctx.models``), so its cache identity
+    includes the identities of all phases before it.
     """
 
     name: str
@@ -54,7 +56,6 @@ class Phase:
     optimizer: Spec | None = None
     schedule: Spec | None = None
     frozen: tuple[str, ...] = ()
-    depends_on: tuple[str, ...] = field(default=())
 
 
 class Method:

@@ -107,6 +107,7 @@ class FixMatch(Method):
     """
 
     streams = ("labeled", "unlabeled")
+    spec_fields = {"weak": "transform", "strong": "transform"}
 
     def __init__(
         self,
@@ -143,7 +144,7 @@ class FixMatch(Method):
     def setup(self, ctx: TrainContext) -> None:
         """Create the EMA copy of the model (module ``"ema"``: saved and restored with the phase)."""
         self._ema = MomentumEncoder(ctx.model)
-        ctx.add_module("ema", self._ema.model)
+        ctx.add_module("ema", self._ema.model, trainable=False)
         self._kept = torch.zeros((), device=ctx.device)
         self._kept_correct = torch.zeros((), device=ctx.device)
 

@@ -85,6 +85,8 @@ class KnowledgeDistillation(Method):
         input_shape, modality: from the run's data (used to check ``teacher``).
     """
 
+    spec_fields = {"teacher": "model", "augment": "transform", "teacher_augment": "transform"}
+
     def __init__(
         self,
         temperature: float = 4.0,
@@ -125,7 +127,7 @@ class KnowledgeDistillation(Method):
         teacher_method = build_method({"type": "supervised", "augment": self.teacher_augment}, context)
         return [
             Phase(TEACHER_PHASE, teacher_method, teacher_method.spec, model=self.teacher, epochs=self.teacher_epochs),
-            Phase("student", self, self.spec, depends_on=(TEACHER_PHASE,)),
+            Phase("student", self, self.spec),
         ]
 
     def setup(self, ctx: TrainContext) -> None:

@@ -107,7 +107,10 @@ def resolve_method(spec: Spec) -> dict[str, Any]:
     so two spellings of the same method are the same run."""
     resolved = METHODS.resolve(expand_method(spec), context=CONTEXT)
     for option, kind in getattr(METHODS.get(resolved["type"]), "spec_fields", {}).items():
-        resolved[option] = _resolve_nested(kind, resolved.get(option))
+        try:
+            resolved[option] = _resolve_nested(kind, resolved.get(option))
+        except ConfigError as error:
+            raise ConfigError(f"{resolved['type']}: option {option!r} is not a valid {kind} spec ({error})") from None
     return resolved
 
 

@@ -114,6 +114,8 @@ class TTA(Method):
         num_classes, input_shape, modality: from the run's data.
     """
 
+    spec_fields = {"base": "method", "views": "transform"}
+
     def __init__(
         self,
         base: Spec = "baseline",

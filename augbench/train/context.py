@@ -125,8 +125,9 @@ class TrainContext:
         seed: the run's seed (the seed of keyed draws).
         timer: splits step time into augmentation and the rest; wrap augmentation work in
             ``with ctx.timer.augmentation():`` so the benchmark can report its share.
-        modules: extra trainable networks a method creates in ``setup`` (a projection head, a
-            domain discriminator); they move to the device and join ``optimizer``.
+        modules: extra networks a method creates in ``setup`` (a projection head, a domain
+            discriminator, an EMA copy); they move to the device, are saved with the phase and,
+            when trainable, join ``optimizer``.
         extra_optimizers: optimisers a method adds in ``setup`` for networks with their own
             objective (a mix block); stepped with the main one after the backward pass.
         models: the trained models of earlier phases by phase name (``ctx.models["teacher"]``).
@@ -152,12 +153,15 @@ class TrainContext:
     step: int = 0
     log: EpochLog = field(default_factory=EpochLog)
 
-    def add_module(self, name: str, module: nn.Module) -> nn.Module:
-        """Register an extra trainable network: moved to the device, its parameters added to
-        ``optimizer`` (same settings). Returns the moved module."""
+    def add_module(self, name: str, module: nn.Module, trainable: bool = True) -> nn.Module:
+        """Register an extra network: moved to the device and saved with the phase's weights;
+        a ``trainable`` one also joins ``optimizer`` (same settings), a non-trainable one (an
+        EMA copy) is only kept. Returns the moved module."""
         module = module.to(self.device)
         self.modules[name] = module
-        self.optimizer.add_param_group({"params": [p for p in module.parameters() if p.requires_grad]})
+        parameters = [p for p in module.parameters() if p.requires_grad] if trainable else []
+        if parameters:
+            self.optimizer.add_param_group({"params": parameters})
         return module
 
     def keys(self, stream: str = "labeled", view: int = 0) -> Tensor:

@@ -231,7 +231,7 @@ def test_teacher_phase_is_the_resolved_plain_supervised_spec_whatever_the_studen
     assert teacher.spec == resolve_method("baseline") == {"type": "supervised", "augment": None}
     assert isinstance(teacher.method, Supervised) and teacher.method.augment is None
     assert (teacher.model, teacher.epochs) == (TEACHER, 3)
-    assert student.method is not teacher.method and student.depends_on == ("teacher",) and student.model is None
+    assert student.method is not teacher.method and student.model is None
     other = second[0]
     assert (other.spec, other.model, other.epochs) == (teacher.spec, teacher.model, teacher.epochs)
     augmented = kd(teacher_augment=AFFINE).phases(DIGITS)[0]
