@@ -122,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(report)
     report.add_argument("--out", type=Path, default=Path("results/report"), help="output folder (default results/report)")
 
-    commands.add_parser("list", help="list datasets, models, ops, policies, methods, evaluations and mixers")
+    listing = commands.add_parser("list", help="list datasets, models, ops, policies, methods, evaluations and mixers")
+    listing.add_argument("section", nargs="?", choices=_LIST_SECTIONS, default=None,
+                         help="one section, one name per line (`augbench list methods`: what --methods accepts)")
 
     show = commands.add_parser("show", help="write a PNG grid of augmented samples")
     show.add_argument("policy", help="a policy string (rand-m9-n2, rrc32-hflip, ...) or an augmentation recipe (affine)")
@@ -233,11 +235,15 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+_LIST_SECTIONS = ("datasets", "models", "kernels", "ops", "policies", "methods", "evaluations", "optimizers",
+                  "schedules", "modalities", "mixers")
+
+
 def _list(args: argparse.Namespace) -> int:
     import augbench.functional as F
     from augbench.data import DATASETS
     from augbench.evaluation import EVALUATIONS
-    from augbench.methods import METHODS, presets
+    from augbench.methods import presets
     from augbench.mix import MIXERS
     from augbench.modalities import MODALITIES
     from augbench.models import MODELS
@@ -246,21 +252,26 @@ def _list(args: argparse.Namespace) -> int:
     from augbench.train.optim import OPTIMIZERS, SCHEDULES
 
     sections = {
-        "datasets": DATASETS.names(),
-        "models": MODELS.names(),
-        "kernels (augbench.functional)": sorted(F.__all__),
-        "policy ops": sorted(OPS),
-        "policy-string elements": [grammar.example or name for name, grammar in ELEMENTS.items()],
-        "methods (--methods, besides policy strings)": method_names(),
-        "  of which presets (augbench/methods/presets.yaml)": sorted(presets()),
-        "  of which registered methods": METHODS.names(),
-        "evaluations": EVALUATIONS.names(),
-        "optimizers": OPTIMIZERS.names(),
-        "schedules": SCHEDULES.names(),
-        "modalities": MODALITIES.names(),
-        "mixers": MIXERS.names(),
+        "datasets": ("datasets", DATASETS.names()),
+        "models": ("models", MODELS.names()),
+        "kernels": ("kernels (augbench.functional)", sorted(F.__all__)),
+        "ops": ("policy ops", sorted(OPS)),
+        "policies": ("policy-string elements", [grammar.example or name for name, grammar in ELEMENTS.items()]),
+        "methods": ("methods (--methods: presets and registered methods, besides policy strings)", method_names()),
+        "evaluations": ("evaluations", EVALUATIONS.names()),
+        "optimizers": ("optimizers", OPTIMIZERS.names()),
+        "schedules": ("schedules", SCHEDULES.names()),
+        "modalities": ("modalities", MODALITIES.names()),
+        "mixers": ("mixers", MIXERS.names()),
     }
-    for title, names in sections.items():
+    if args.section is not None:
+        names = sections[args.section][1]
+        if args.section == "methods":  # say what each name is
+            names = [f"{name}  (preset of {presets()[name]['type']})" if name in presets() else f"{name}  (method)"
+                     for name in names]
+        print("\n".join(names))
+        return 0
+    for title, names in sections.values():
         print(f"{title}:\n  " + ", ".join(names))
     return 0
 

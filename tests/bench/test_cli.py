@@ -141,3 +141,14 @@ def test_time_series_dataset_runs_from_the_command_line(tmp_path: Path, capsys: 
                    "--db", str(tmp_path / "ts.db"), "--no-cache", "--no-progress"])
     out = capsys.readouterr().out
     assert status == 0 and "gunpoint/timeseries_cnn, all training samples" in out and "baseline" in out
+
+
+def test_list_methods_is_what_run_methods_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    from augbench.methods.spec import expand_method, method_names
+
+    assert main(["list", "methods"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == method_names()
+    assert "affine  (preset of supervised)" in lines and "fixmatch  (method)" in lines
+    for name in method_names():
+        expand_method(name)  # every listed name is accepted by --methods
