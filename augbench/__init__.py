@@ -10,11 +10,13 @@ from augbench.policies import AugMix, AutoAugment, RandAugment, TrivialAugmentWi
 from augbench.random import Params, seed
 from augbench.serialization import from_dict, load, save
 from augbench.transforms import (
+    ColorJitter,
     Compose,
     HorizontalFlip,
     RandomAffine,
     RandomCrop,
     RandomErasing,
+    RandomGrayscale,
     RandomResizedCrop,
     Transform,
     VerticalFlip,
@@ -26,6 +28,7 @@ __all__ = [
     "AugMix",
     "AugbenchError",
     "AutoAugment",
+    "ColorJitter",
     "Compose",
     "ConfigError",
     "DataError",
@@ -38,6 +41,7 @@ __all__ = [
     "RandomAffine",
     "RandomCrop",
     "RandomErasing",
+    "RandomGrayscale",
     "RandomResizedCrop",
     "Transform",
     "TrivialAugmentWide",

@@ -15,17 +15,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
-from augbench import functional as F
-from augbench.checks import IMAGE
-from augbench.distributions import AnyGenerator
 from augbench.errors import ConfigError
 from augbench.losses import nt_xent
 from augbench.methods.base import METHODS, Method, Phase
 from augbench.policies.build import build_transform
-from augbench.random import Params, uniform
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
-from augbench.transforms.base import Compose, ImageShape, Transform
+from augbench.transforms.base import Compose, Transform
+from augbench.transforms.color import ColorJitter, RandomGrayscale
 
 if TYPE_CHECKING:
     from augbench.methods.spec import MethodContext
@@ -145,10 +142,11 @@ class SimCLR(Method):
         channels = self.input_shape[0]
         if color_strength > 0 and color_p > 0:
             _check_image("color_strength", self.input_shape)
-            steps.append(_ColorJitter(color_strength, p=color_p))
+            spread = 0.8 * color_strength  # torchvision's ColorJitter(0.8s, 0.8s, 0.8s, 0.2s)
+            steps.append(ColorJitter(spread, spread, spread, 0.2 * color_strength, p=color_p))
         if grayscale_p > 0 and channels != 1:
             _check_image("grayscale_p", self.input_shape)
-            steps.append(_RandomGrayscale(p=grayscale_p))
+            steps.append(RandomGrayscale(p=grayscale_p))
         if not steps:
             raise ConfigError(
                 "simclr: augment=None with no colour jitter or grey-scale leaves the two views identical; "
@@ -229,56 +227,6 @@ def _positive_accuracy(first: Tensor, second: Tensor) -> Tensor:
     similarity.fill_diagonal_(float("-inf"))
     positives = torch.arange(2 * batch, device=embeddings.device).roll(batch)
     return (similarity.argmax(1) == positives).float().mean()
-
-
-class _ColorJitter(Transform):
-    """SimCLR's colour jitter of strength ``s`` with per-sample factors (see :class:`SimCLR`).
-
-    Pillow-style multiplicative brightness, contrast against the grey mean, saturation against
-    the luma, hue rotation (the kernels of :mod:`augbench.functional`), in that fixed order;
-    1-channel images get brightness and contrast only. uint8 images are jittered in float32
-    and rounded once at the end (a third faster on the CPU than four uint8 round trips, and
-    without their intermediate truncation). Masks pass through unchanged.
-    """
-
-    def __init__(self, strength: float, p: float = 0.8) -> None:
-        super().__init__(p=p)
-        self.strength = strength
-
-    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
-        spread = 0.8 * self.strength
-        low, high = max(0.0, 1.0 - spread), 1.0 + spread
-        params = {"brightness": uniform(low, high, n, generator), "contrast": uniform(low, high, n, generator)}
-        if shape[0] == 3:
-            params["saturation"] = uniform(low, high, n, generator)
-            params["hue"] = uniform(-0.2 * self.strength, 0.2 * self.strength, n, generator)
-        return params
-
-    def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
-        if target != IMAGE:
-            return images
-        stored = images.dtype
-        pixels = images.float().div_(255.0) if stored == torch.uint8 else images
-        pixels = F.adjust_contrast(F.adjust_brightness(pixels, params["brightness"]), params["contrast"])
-        if "saturation" in params:
-            pixels = F.adjust_hue(F.adjust_saturation(pixels, params["saturation"]), params["hue"])
-        return pixels.mul_(255.0).round_().clamp_(0.0, 255.0).to(stored) if stored == torch.uint8 else pixels
-
-    def extra_repr(self) -> str:
-        return f"strength={self.strength}"
-
-
-class _RandomGrayscale(Transform):
-    """Replace an RGB image by its luma, repeated to 3 channels, with probability ``p``."""
-
-    def __init__(self, p: float = 0.2) -> None:
-        super().__init__(p=p)
-
-    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
-        return {}
-
-    def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
-        return images if target != IMAGE else F.rgb_to_grayscale(images, num_output_channels=3)
 
 
 def _check_image(option: str, input_shape: tuple[int, ...]) -> None:
