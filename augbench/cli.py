@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="one section, one name per line (`augbench list methods`: what --methods accepts)")
 
     show = commands.add_parser("show", help="write a PNG grid of augmented samples")
-    show.add_argument("policy", help="a policy string (rand-m9-n2, rrc32-hflip, ...) or an augmentation recipe (affine)")
+    show.add_argument("policy", help="a policy string (rand-m9-n2, rrc32-hflip, ...) or a method preset with one augmentation (affine)")
     show.add_argument("--dataset", default="digits", help="dataset to take samples from (default digits)")
     show.add_argument("--data-root", default=None, help="folder of the dataset's files")
     show.add_argument("--out", type=Path, default=None, help="PNG path (default results/show-<policy>-<dataset>.png)")

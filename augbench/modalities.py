@@ -2,7 +2,7 @@
 
 A :class:`Modality` owns three things the benchmark used to assume for images: the layout check
 of a batch, collation (picking samples out of an in-memory pool) and the normaliser fitted on
-the training split. The trainer, data and evaluation code dispatch on ``dataset.modality`` and
+the training split. The phase loop, data and evaluation code dispatch on ``dataset.modality`` and
 never look at tensor axes themselves.
 
 ========== ==================== ========================= =================================

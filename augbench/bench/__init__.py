@@ -1,1 +1,1 @@
-"""The benchmark: run configs, the trainer, the results store, statistics and the runner."""
+"""The benchmark: run specs, running a run (phases, cache, evaluations), experiments, executors, store, statistics, report."""

@@ -61,7 +61,7 @@ METRIC_ORDER = (
     "augmentation_time_fraction",
     "peak_memory_mb",
 )
-"""Column order of the metrics the trainer knows; any other stored metric follows, sorted by name."""
+"""Column order of the metrics every run reports; any other stored metric follows, sorted by name."""
 
 COST_METRICS = ("train_images_per_s", "wall_time_s")
 """Cost axis of the accuracy-vs-cost plot: the first one the runs have."""

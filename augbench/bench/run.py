@@ -171,6 +171,11 @@ def train_run(
         if cached is not None:
             model.load_state_dict(cached.model)
             for name, module in ctx.modules.items():
+                if name not in cached.modules:
+                    raise ConfigError(
+                        f"phase cache file {cache.path(key)} has no weights for module {name!r} of phase "
+                        f"{phase.name!r}; delete it to train the phase again"
+                    )
                 module.load_state_dict(cached.modules[name])
             curves, phase_metrics = cached.curves, cached.metrics
         else:

@@ -23,6 +23,7 @@ from augbench.data.streams import RunData, Split
 from augbench.errors import ConfigError
 from augbench.methods.base import Method
 from augbench.metrics.cost import StepTimer
+from augbench.modalities import Modality, get_modality
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, StreamBatch, TrainContext
 from augbench.train.optim import build_optimizer, build_schedule
@@ -137,9 +138,9 @@ class _Cycle:
         return index, self.passes
 
 
-def _stream_batch(split: Split, index: Tensor, passes: int, device: torch.device) -> StreamBatch:
+def _stream_batch(split: Split, index: Tensor, passes: int, modality: Modality, device: torch.device) -> StreamBatch:
     return StreamBatch(
-        split.inputs[index].to(device), split.labels[index].to(device), split.ids[index].to(device),
+        modality.collate(split.inputs, index).to(device), split.labels[index].to(device), split.ids[index].to(device),
         passes=passes, pool_size=split.pool_size,
     )
 
@@ -187,15 +188,16 @@ def fit(
     }
     schedule = build_schedule(settings.schedule, ctx.optimizer, ctx.total_steps) if ctx.total_steps else None
     curves: list[tuple[int, str, float]] = []
+    modality = get_modality(data.modality)
     ctx.model.train()
     started = time.perf_counter()
     for epoch in range(settings.epochs):
         ctx.epoch = epoch
         for index in torch.randperm(len(labeled), generator=order).split(settings.batch_size):
-            streams = {"labeled": _stream_batch(labeled, index, epoch, ctx.device)}
+            streams = {"labeled": _stream_batch(labeled, index, epoch, modality, ctx.device)}
             for name, cycle in cycles.items():
                 other, passes = cycle.next()
-                streams[name] = _stream_batch(data.streams[name], other, passes, ctx.device)
+                streams[name] = _stream_batch(data.streams[name], other, passes, modality, ctx.device)
             train_step(method, Batch(streams), ctx)
             if schedule is not None:
                 schedule.step()

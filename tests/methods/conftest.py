@@ -108,6 +108,13 @@ def train_step() -> Callable[[Method, Batch, TrainContext], StepOutput]:
     return library_train_step
 
 
+@pytest.fixture
+def torch_one_thread() -> Iterator[None]:
+    """The test runs on one intra-op thread (``pytestmark = pytest.mark.usefixtures("torch_one_thread")``)."""
+    with one_thread():
+        yield
+
+
 @pytest.fixture(scope="session")
 def single_thread() -> Callable[[], AbstractContextManager[None]]:
     """``with single_thread(): ...`` runs torch on one intra-op thread and restores the count."""

@@ -23,12 +23,7 @@ from augbench.train.context import Batch, StreamBatch, TrainContext
 from augbench.train.loop import train_step
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # 8x8 nets only lose time to intra-op threads
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ that trains nothing. Tiny models (a 4-channel ConvNet on 8x8 digits), few steps.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,13 +33,7 @@ DIGITS_CROP = {"type": "RandomResizedCrop", "size": None, "scale": [0.3, 1.0]}
 TINY = {"type": "convnet", "base_channels": 8}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """8x8 nets only lose time to intra-op threads on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # 8x8 nets only lose time to intra-op threads
 
 
 @pytest.fixture(scope="module")
