@@ -186,8 +186,11 @@ def train_run(
         path = cache.path(key)
         result.checkpoints.append(Checkpoint(phase.name, key, None if path is None else str(path), cached is not None))
         result.curves.extend((phase.name, epoch, name, value) for epoch, name, value in curves)
-        result.phase_metrics[phase.name] = phase_metrics
         models[phase.name] = phase.method.eval_model(model)
+        if phase.evaluations:  # e.g. the KD teacher's own accuracy, stored with the phase's metrics
+            phase_ctx = EvalContext(phase.method, models[phase.name], models, data, normalize, device, spec.seed)
+            phase_metrics = {**phase_metrics, **evaluate_all(phase.evaluations, phase_ctx)[0]}
+        result.phase_metrics[phase.name] = phase_metrics
         keys.append(key)
     final = models[phases[-1].name]
     eval_ctx = EvalContext(method, final, models, data, normalize, device, spec.seed)

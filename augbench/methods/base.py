@@ -42,6 +42,8 @@ class Phase:
         optimizer, schedule: specs; ``None`` uses the run's.
         frozen: module-name prefixes whose parameters are not trained (e.g. ``("stages",)``
             to train only the head of a staged model).
+        evaluations: evaluations of this phase's own model (with its method's ``predict``),
+            stored with the phase's metrics (the run's evaluations judge the last phase).
 
     A phase may read every earlier phase's model (``ctx.models``), so its cache identity
     includes the identities of all phases before it.
@@ -56,6 +58,7 @@ class Phase:
     optimizer: Spec | None = None
     schedule: Spec | None = None
     frozen: tuple[str, ...] = ()
+    evaluations: tuple[str, ...] = ()
 
 
 class Method:

@@ -126,7 +126,8 @@ class KnowledgeDistillation(Method):
         """``teacher`` (plain supervised training of the teacher model, cached), then ``student``."""
         teacher_method = build_method({"type": "supervised", "augment": self.teacher_augment}, context)
         return [
-            Phase(TEACHER_PHASE, teacher_method, teacher_method.spec, model=self.teacher, epochs=self.teacher_epochs),
+            Phase(TEACHER_PHASE, teacher_method, teacher_method.spec, model=self.teacher, epochs=self.teacher_epochs,
+                  evaluations=("accuracy",)),
             Phase("student", self, self.spec),
         ]
 

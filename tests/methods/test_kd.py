@@ -365,3 +365,12 @@ def test_alpha_zero_run_matches_the_student_alone_exactly(tmp_path: Path) -> Non
     plain = [(e, v) for phase, e, name, v in alone.curves if phase == "train" and name == "train_loss"]
     student = [(e, v) for phase, e, name, v in distilled.curves if phase == "student" and name == "train_loss"]
     assert student == plain
+
+
+def test_the_teacher_phase_reports_its_own_accuracy(first_run: tuple[Path, RunResult]) -> None:
+    """Phase evaluations: the teacher's test accuracy is stored with its phase, from its own weights."""
+    _, result = first_run
+    teacher = torch.load(result.checkpoints[0].path, weights_only=True)["model"]
+    reported = result.phase_metrics["teacher"]["test_accuracy"]
+    assert reported == pytest.approx(_accuracy(result.spec, TEACHER, teacher), abs=1e-9)
+    assert "test_accuracy" not in result.phase_metrics["student"]  # the run's metrics judge the student
