@@ -148,18 +148,19 @@ class FixMatch(Method):
         self._kept = torch.zeros((), device=ctx.device)
         self._kept_correct = torch.zeros((), device=ctx.device)
 
-    def _view(self, transform: Transform | None, inputs: Tensor, ctx: TrainContext, stream: str, view: int) -> Tensor:
+    def _view(self, transform: Transform | None, inputs: Tensor, keys: Tensor, ctx: TrainContext) -> Tensor:
         if transform is None:
             return inputs
-        return transform(inputs, keys=ctx.keys(stream, view), seed=ctx.seed)
+        return transform(inputs, keys=keys, seed=ctx.seed)
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         labeled, unlabeled = batch["labeled"], batch["unlabeled"]
         with ctx.timer.augmentation():
-            labeled_weak = self._view(self.weak, labeled.inputs, ctx, "labeled", _VIEWS["weak"])
-            unlabeled_weak = self._view(self.weak, unlabeled.inputs, ctx, "unlabeled", _VIEWS["weak"])
-            unlabeled_strong = self._view(self.strong, unlabeled.inputs, ctx, "unlabeled", _VIEWS["strong"])
-        logits = ctx.model(ctx.normalize(torch.cat([labeled_weak, unlabeled_weak, unlabeled_strong])))
+            # one weak call for both streams: keyed draws are per sample, so this equals two calls
+            weak = self._view(self.weak, torch.cat([labeled.inputs, unlabeled.inputs]),
+                              torch.cat([ctx.keys("labeled", _VIEWS["weak"]), ctx.keys("unlabeled", _VIEWS["weak"])]), ctx)
+            strong = self._view(self.strong, unlabeled.inputs, ctx.keys("unlabeled", _VIEWS["strong"]), ctx)
+        logits = ctx.model(ctx.normalize(torch.cat([weak, strong])))
         logits_labeled, logits_weak, logits_strong = logits.split([len(labeled), len(unlabeled), len(unlabeled)])
         supervised = nnf.cross_entropy(logits_labeled, labeled.labels)
         with torch.no_grad():
