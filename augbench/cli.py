@@ -182,8 +182,11 @@ def _run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from augbench.bench.experiment import check_data
+
     experiment = _run_experiment(args)
     specs = experiment.runs()
+    check_data(specs)
     store = Store(args.db)
     torch.set_num_threads(args.threads)
     try:
@@ -192,8 +195,8 @@ def _run(args: argparse.Namespace) -> int:
         print("\ninterrupted: finished runs and phases are saved; rerun the same command to resume", file=sys.stderr)
         return 130
     print(format_table(summarize(specs, store, experiment.metric), _title(experiment, specs), _metric_title(experiment.metric)))
-    for spec, error in summary.failed:
-        print(f"failed: {spec.dataset_name}/{spec.model_name}/{spec.label} seed {spec.seed}: {error}", file=sys.stderr)
+    if summary.failed:
+        print(f"{len(summary.failed)} run(s) failed (reported above); finished runs are saved", file=sys.stderr)
     print(f"results stored in {args.db}")
     return 1 if summary.failed else 0
 
@@ -204,12 +207,13 @@ def _metric_title(metric: str) -> str:
 
 def _bench(args: argparse.Namespace) -> int:
     from augbench.bench.executors import build_executor
-    from augbench.bench.experiment import load_experiment
+    from augbench.bench.experiment import check_data, load_experiment
     from augbench.bench.runner import format_table, run_all, summarize
     from augbench.bench.store import Store
 
     experiment = load_experiment(args.config)
     specs = experiment.runs()
+    check_data(specs)
     executor = build_executor(args.executor, workers=args.workers, threads=args.threads,
                               ray_address=args.ray_address, device=args.device, cache_dir=_cache_dir(args))
     store = Store(args.db)
@@ -220,8 +224,8 @@ def _bench(args: argparse.Namespace) -> int:
         return 130
     print(format_table(summarize(specs, store, experiment.metric), f"experiment {experiment.name}: {len(specs)} runs",
                        _metric_title(experiment.metric)))
-    for spec, error in summary.failed:
-        print(f"failed: {spec.dataset_name}/{spec.model_name}/{spec.label} seed {spec.seed}: {error}", file=sys.stderr)
+    if summary.failed:
+        print(f"{len(summary.failed)} run(s) failed (reported above); finished runs are saved", file=sys.stderr)
     print(f"results stored in {args.db}; write plots with: augbench report --db {args.db}")
     return 1 if summary.failed else 0
 

@@ -32,13 +32,16 @@ from typing import Any
 import yaml
 
 from augbench.bench.spec import DEFAULT_OPTIMIZER, RunSpec
-from augbench.data.streams import DataSpec, parse_target
+from augbench.data.streams import DataSpec, parse_target, prepare_run_data
 from augbench.errors import ConfigError
 from augbench.methods.base import METHODS
 from augbench.methods.spec import expand_method
-from augbench.registry import Spec, spec_type
+from augbench.registry import Spec, canonical_json, spec_type
 
-__all__ = ["Experiment", "MethodEntry", "DEFAULT_MODELS", "DATA_KEYS", "load_experiment", "parse_experiment", "parse_methods", "check_experiment"]
+__all__ = [
+    "Experiment", "MethodEntry", "DEFAULT_MODELS", "DATA_KEYS", "load_experiment", "parse_experiment", "parse_methods",
+    "check_experiment", "check_data",
+]
 
 DEFAULT_MODELS = {
     "digits": "harness_cnn",
@@ -227,6 +230,18 @@ def check_experiment(experiment: Experiment) -> None:
             raise ConfigError(
                 f"method {spec.label!r} needs the {missing[0]!r} stream, which the data spec does not provide; add {hint}"
             )
+
+
+def check_data(specs: list[RunSpec]) -> None:
+    """Load and split the data of every distinct data setup once, before anything trains: a
+    missing data folder, a corrupt file or an impossible size fails in one line up front
+    instead of once per run (seed 0 stands in for all seeds; sizes do not depend on it)."""
+    seen: set[str] = set()
+    for spec in specs:
+        setup = canonical_json([spec.dataset, spec.data.identity(), spec.data_root])
+        if setup not in seen:
+            seen.add(setup)
+            prepare_run_data(spec.dataset, spec.data, 0, spec.data_root)
 
 
 def load_experiment(path: str | Path) -> Experiment:

@@ -152,3 +152,14 @@ def test_list_methods_is_what_run_methods_accepts(capsys: pytest.CaptureFixture[
     assert "affine  (preset of supervised)" in lines and "fixmatch  (method)" in lines
     for name in method_names():
         expand_method(name)  # every listed name is accepted by --methods
+
+
+@pytest.mark.parametrize("command", ["run", "bench"])
+def test_missing_data_fails_once_before_any_training(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "x.yaml"
+    config.write_text(f"datasets: [mnist]\nmethods: [baseline, affine]\nseeds: 2\ndata_root: {tmp_path / 'nowhere'}\n")
+    argv = ["run", "--config", str(config)] if command == "run" else ["bench", str(config)]
+    status = main([*argv, "--db", str(tmp_path / "r.db"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and "nowhere" in err
+    assert not (tmp_path / "r.db").exists()
