@@ -139,11 +139,7 @@ class KnowledgeDistillation(Method):
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         labeled = batch["labeled"]
-        inputs = labeled.inputs
-        if self.augment is not None:
-            with ctx.timer.augmentation():
-                inputs = self.augment(inputs, keys=ctx.keys("labeled"), seed=ctx.seed)
-        model_inputs = ctx.normalize(inputs)
+        model_inputs = ctx.normalize(ctx.augment(self.augment, "labeled"))
         with torch.no_grad():
             teacher_logits = self._teacher(ctx)(model_inputs)
         student_logits = ctx.model(model_inputs)

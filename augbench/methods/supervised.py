@@ -31,10 +31,5 @@ class Supervised(Method):
         self.augment = build_transform(augment)
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
-        labeled = batch["labeled"]
-        inputs = labeled.inputs
-        if self.augment is not None:
-            with ctx.timer.augmentation():
-                inputs = self.augment(inputs, keys=ctx.keys("labeled"), seed=ctx.seed)
-        logits = ctx.model(ctx.normalize(inputs))
-        return StepOutput(nnf.cross_entropy(logits, labeled.labels))
+        logits = ctx.model(ctx.normalize(ctx.augment(self.augment, "labeled")))
+        return StepOutput(nnf.cross_entropy(logits, batch["labeled"].labels))

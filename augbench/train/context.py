@@ -164,6 +164,18 @@ class TrainContext:
             self.optimizer.add_param_group({"params": parameters})
         return module
 
+    def augment(self, transform: Callable[..., Tensor] | None, stream: str = "labeled", view: int = 0) -> Tensor:
+        """The current batch's ``stream`` inputs through ``transform`` with keyed per-sample draws
+        (``ctx.keys(stream, view)``), timed as augmentation; the inputs as they are when
+        ``transform`` is ``None``."""
+        if self.batch is None:
+            raise ConfigError("ctx.augment() is only available inside training_step (no current batch)")
+        inputs = self.batch[stream].inputs
+        if transform is None:
+            return inputs
+        with self.timer.augmentation():
+            return transform(inputs, keys=self.keys(stream, view), seed=self.seed)
+
     def keys(self, stream: str = "labeled", view: int = 0) -> Tensor:
         """Keys of the current batch's samples for keyed draws: ``(passes * N + ids) * 16 + view``.
 
