@@ -5,6 +5,7 @@ from augbench.models.ema import MomentumEncoder, cosine_momentum
 from augbench.models.harness import HarnessCNN
 from augbench.models.layers import grad_reverse
 from augbench.models.lenet import LeNet
+from augbench.models.mlp import MLP
 from augbench.models.preact_resnet import PreActResNet18
 from augbench.models.registry import MODEL_CONTEXT, MODELS, build_model
 from augbench.models.staged import StagedModel
@@ -17,6 +18,7 @@ __all__ = [
     "ConvNet",
     "HarnessCNN",
     "LeNet",
+    "MLP",
     "MomentumEncoder",
     "PreActResNet18",
     "StagedModel",
