@@ -37,6 +37,7 @@ from augbench.errors import ConfigError
 from augbench.methods.base import METHODS
 from augbench.methods.spec import expand_method
 from augbench.registry import Spec, canonical_json, spec_type
+from augbench.train.loop import check_streams
 
 __all__ = [
     "Experiment", "MethodEntry", "DEFAULT_MODELS", "DATA_KEYS", "load_experiment", "parse_experiment", "parse_methods",
@@ -223,13 +224,7 @@ def parse_experiment(data: Any, base_dir: Path | None = None) -> Experiment:
 def check_experiment(experiment: Experiment) -> None:
     """Resolve every run spec and check each method's streams against the data spec (one line)."""
     for spec in experiment.runs():
-        needed = METHODS.get(spec.method["type"]).streams
-        missing = [stream for stream in needed if stream not in experiment.data.streams]
-        if missing:
-            hint = {"unlabeled": "unlabeled: rest", "target": "target: {dataset: NAME}"}.get(missing[0], missing[0])
-            raise ConfigError(
-                f"method {spec.label!r} needs the {missing[0]!r} stream, which the data spec does not provide; add {hint}"
-            )
+        check_streams(METHODS.get(spec.method["type"]), experiment.data.streams, spec.label)
 
 
 def check_data(specs: list[RunSpec]) -> None:

@@ -22,7 +22,7 @@ from augbench.methods.base import Method, Phase
 from augbench.methods.spec import MethodContext, build_method
 from augbench.metrics import peak_memory_bytes, reset_peak_memory
 from augbench.modalities import get_modality
-from augbench.models import MODELS
+from augbench.models import build_model
 from augbench.registry import canonical_json
 from augbench.train.cache import CachedPhase, PhaseCache
 from augbench.train.loop import PhaseSettings, check_streams, fit, make_context
@@ -86,10 +86,10 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 
 def _build_model(model_spec: dict[str, Any], data: RunData, seed: int, device: torch.device) -> nn.Module:
-    context = {"num_classes": data.num_classes, **get_modality(data.modality).model_shape(data.input_shape)}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return MODELS.build(model_spec, context=context).to(device)
+        model = build_model(model_spec, num_classes=data.num_classes, input_shape=data.input_shape, modality=data.modality)
+        return model.to(device)
 
 
 def _phase_identity(spec: RunSpec, phase: Phase, model: dict[str, Any], settings: PhaseSettings, after: list[str]) -> str:

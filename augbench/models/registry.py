@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from augbench.registry import Registry
+from augbench.modalities import get_modality
+from augbench.registry import Registry, Spec
 
 __all__ = ["MODELS", "MODEL_CONTEXT", "build_model"]
 
@@ -13,6 +14,9 @@ MODEL_CONTEXT = ("in_channels", "num_classes", "image_size", "input_shape", "len
 """What a model factory may take from the data (never set in a spec)."""
 
 
-def build_model(name: str, *, in_channels: int, num_classes: int, image_size: tuple[int, int]) -> nn.Module:
-    """Build a registered model for images of ``in_channels`` x ``image_size`` and ``num_classes``."""
-    return MODELS.build(name, in_channels=in_channels, num_classes=num_classes, image_size=image_size)
+def build_model(spec: Spec, *, num_classes: int, input_shape: tuple[int, ...], modality: str = "image") -> nn.Module:
+    """Build a model spec for samples of ``input_shape`` in ``modality`` and ``num_classes``: the
+    modality says which shape arguments a factory may take (``in_channels``, ``image_size``,
+    ``length``, ``input_shape``)."""
+    context = {"num_classes": num_classes, **get_modality(modality).model_shape(tuple(input_shape))}
+    return MODELS.build(spec, context=context)

@@ -63,8 +63,8 @@ class PhaseOutcome:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def check_streams(method: Method, available: Sequence[str], method_name: str) -> None:
-    """Raise one line if ``method`` reads a stream the data spec does not provide."""
+def check_streams(method: Method | type[Method], available: Sequence[str], method_name: str) -> None:
+    """Raise one line if ``method`` (an instance or its class) reads a stream the data spec does not provide."""
     hints = {"unlabeled": "unlabeled: rest (and labeled_per_class or train_size)", "target": "target: {dataset: NAME}"}
     for stream in method.streams:
         if stream not in available:

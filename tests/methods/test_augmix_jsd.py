@@ -19,6 +19,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 def test_loss_is_clean_ce_plus_weighted_jsd_of_two_keyed_augmix_views(make_context, digits) -> None:
     method = build_method("augmix", MethodContext(10, (1, 8, 8)))
     assert isinstance(method, AugMixJSD) and method.jsd_weight == 12.0
+    assert method.spec == build_method("augmix_jsd", MethodContext(10, (1, 8, 8))).spec  # the preset is the method's defaults
     ctx = make_context()
     images, labels = digits.train_images[:32], digits.train_labels[:32]
     ctx.batch = Batch.labeled(images, labels, torch.arange(32))

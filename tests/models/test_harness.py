@@ -18,7 +18,7 @@ def test_registered_with_its_constructor_signature() -> None:
 
 
 def test_stages_and_hidden_shapes() -> None:
-    model = build_model("harness_cnn", in_channels=1, num_classes=10, image_size=(8, 8))
+    model = build_model("harness_cnn", num_classes=10, input_shape=(1, 8, 8))
     assert model.stage_names == ("conv1", "conv2")
     images = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     shapes = [tuple(model.forward_features(images, stop_at=k).shape) for k in range(3)]

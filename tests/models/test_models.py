@@ -19,7 +19,7 @@ CASES = {
 def build(name: str, num_classes: int = 10) -> StagedModel:
     torch.manual_seed(0)
     channels, side, _ = CASES[name]
-    return build_model(name, in_channels=channels, num_classes=num_classes, image_size=(side, side))
+    return build_model(name, num_classes=num_classes, input_shape=(channels, side, side))
 
 
 def images_for(name: str, batch: int = 3) -> torch.Tensor:
