@@ -8,6 +8,7 @@ import torch.nn.functional as nnf
 
 from augbench.methods.base import METHODS, Method
 from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.train.views import KeyedView
 from augbench.errors import ConfigError
 from augbench.policies.augmix import AugMix, jsd_loss
 from augbench.policies.build import build_transform
@@ -38,10 +39,12 @@ class AugMixJSD(Method):
         self.augmix = augmix
         self.jsd_weight = float(jsd_weight)
 
+    def keyed_views(self) -> list[KeyedView]:
+        """The two AugMix views of the labeled batch (key views 1 and 2)."""
+        return [KeyedView(self.augmix, "labeled", view) for view in (1, 2)]
+
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
-        with ctx.timer.augmentation():
-            images = batch["labeled"].inputs
-            views = [images, *(self.augmix(images, keys=ctx.keys("labeled", view), seed=ctx.seed) for view in (1, 2))]
+        views = [batch["labeled"].inputs, *(ctx.augment(self.augmix, "labeled", view) for view in (1, 2))]
         logits = ctx.model(ctx.normalize(torch.cat(views)))
         clean, first, second = logits.chunk(3)
         cross_entropy = nnf.cross_entropy(clean, batch["labeled"].labels)

@@ -9,7 +9,7 @@ line; named configurations (``affine``, ``mixup``) are presets in ``presets.yaml
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from augbench.registry import Registry, Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.train.views import KeyedView
 
 if TYPE_CHECKING:
     from augbench.methods.spec import MethodContext
@@ -89,6 +90,12 @@ class Method:
 
     def setup(self, ctx: TrainContext) -> None:
         """Create extra networks (``ctx.add_module``) or optimisers before a phase starts."""
+
+    def keyed_views(self) -> Sequence[KeyedView]:
+        """The model-free views ``training_step`` reads through ``ctx.augment(transform, stream,
+        view)``. The loop makes each for a chunk of upcoming steps in one batched call (same
+        bits as a call per step, less dispatch); an undeclared view is made in the step."""
+        return ()
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         """Compute the loss of one batch (the loop calls backward and steps)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as nnf
-from torch import Tensor, nn
+from torch import nn
 
 from augbench.errors import ConfigError
 from augbench.losses import masked_cross_entropy
@@ -23,6 +23,7 @@ from augbench.models.ema import MomentumEncoder
 from augbench.policies.build import build_transform
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.train.views import KeyedView
 from augbench.transforms.base import Transform
 
 __all__ = ["FixMatch", "WEAK_AUGMENTATION", "STRONG_AUGMENTATION"]
@@ -148,18 +149,17 @@ class FixMatch(Method):
         self._kept = torch.zeros((), device=ctx.device)
         self._kept_correct = torch.zeros((), device=ctx.device)
 
-    def _view(self, transform: Transform | None, inputs: Tensor, keys: Tensor, ctx: TrainContext) -> Tensor:
-        if transform is None:
-            return inputs
-        return transform(inputs, keys=keys, seed=ctx.seed)
+    def keyed_views(self) -> list[KeyedView]:
+        """Weak views of both streams (key view 0) and the strong unlabeled view (key view 1)."""
+        views = [(self.weak, "labeled", _VIEWS["weak"]), (self.weak, "unlabeled", _VIEWS["weak"]),
+                 (self.strong, "unlabeled", _VIEWS["strong"])]
+        return [KeyedView(transform, stream, view) for transform, stream, view in views if transform is not None]
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         labeled, unlabeled = batch["labeled"], batch["unlabeled"]
-        with ctx.timer.augmentation():
-            # one weak call for both streams: keyed draws are per sample, so this equals two calls
-            weak = self._view(self.weak, torch.cat([labeled.inputs, unlabeled.inputs]),
-                              torch.cat([ctx.keys("labeled", _VIEWS["weak"]), ctx.keys("unlabeled", _VIEWS["weak"])]), ctx)
-            strong = self._view(self.strong, unlabeled.inputs, ctx.keys("unlabeled", _VIEWS["strong"]), ctx)
+        weak = torch.cat([ctx.augment(self.weak, "labeled", _VIEWS["weak"]),
+                          ctx.augment(self.weak, "unlabeled", _VIEWS["weak"])])
+        strong = ctx.augment(self.strong, "unlabeled", _VIEWS["strong"])
         logits = ctx.model(ctx.normalize(torch.cat([weak, strong])))
         logits_labeled, logits_weak, logits_strong = logits.split([len(labeled), len(unlabeled), len(unlabeled)])
         supervised = nnf.cross_entropy(logits_labeled, labeled.labels)

@@ -16,6 +16,7 @@ from augbench.models import MODELS
 from augbench.policies.build import build_transform
 from augbench.registry import Spec, spec_type
 from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.train.views import KeyedView
 from augbench.transforms.base import Transform
 
 __all__ = ["KnowledgeDistillation"]
@@ -136,6 +137,10 @@ class KnowledgeDistillation(Method):
         teacher = self._teacher(ctx)
         teacher.eval()
         teacher.requires_grad_(False)
+
+    def keyed_views(self) -> list[KeyedView]:
+        """The student's (and teacher's) augmented labeled batch (key view 0)."""
+        return [] if self.augment is None else [KeyedView(self.augment, "labeled", 0)]
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         labeled = batch["labeled"]

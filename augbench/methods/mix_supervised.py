@@ -8,6 +8,7 @@ from augbench.mix import Mixer, build_mixer
 from augbench.policies.build import build_transform
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.train.views import KeyedView
 from augbench.transforms.base import Transform
 
 __all__ = ["MixSupervised"]
@@ -35,12 +36,14 @@ class MixSupervised(Method):
         self.mixer = build_mixer(mixer, num_classes)
         self.augment = build_transform(augment)
 
+    def keyed_views(self) -> list[KeyedView]:
+        """The augmented labeled batch before mixing (key view 0)."""
+        return [] if self.augment is None else [KeyedView(self.augment, "labeled", 0)]
+
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         labeled = batch["labeled"]
+        inputs = ctx.augment(self.augment, "labeled")
         with ctx.timer.augmentation():
-            inputs = labeled.inputs
-            if self.augment is not None:
-                inputs = self.augment(inputs, keys=ctx.keys("labeled"), seed=ctx.seed)
             mixed = self.mixer(inputs, labeled.labels, generator=ctx.generator)
         logits = ctx.model(ctx.normalize(mixed.inputs))
         ctx.log.add("mean_lam", mixed.lam.mean())

@@ -21,6 +21,7 @@ from augbench.methods.base import METHODS, Method, Phase
 from augbench.policies.build import build_transform
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.train.views import KeyedView
 from augbench.transforms.base import Compose, Transform
 from augbench.transforms.color import ColorJitter, RandomGrayscale
 
@@ -39,6 +40,7 @@ DEFAULT_AUGMENT: dict[str, Any] = {
 """The card's geometric part: random resized crop (area 8-100 %, aspect 3/4-4/3, back to the
 input size, bilinear) and a horizontal flip with p 0.5. Read-only (it is the option's default)."""
 
+_KEY_VIEWS = (1, 2)  # the key views of a sample's two views
 _MAX_STRENGTH = 2.5  # the hue shift 0.2 * s must stay within half a turn
 
 
@@ -190,8 +192,12 @@ class SimCLR(Method):
             )
         ctx.add_module("projector", projector)
 
-    def views(self, inputs: Tensor, ctx: TrainContext) -> Tensor:
-        """The ``2B`` views of the labeled batch from one keyed pipeline call.
+    def keyed_views(self) -> list[KeyedView]:
+        """Both views of the labeled batch from one keyed call (key views 1 and 2)."""
+        return [KeyedView(self.augment, "labeled", _KEY_VIEWS)]
+
+    def views(self, ctx: TrainContext) -> Tensor:
+        """The ``2B`` views of the current labeled batch from one keyed pipeline call.
 
         Rows ``b`` and ``B + b`` are the two views of sample ``b`` (key views 1 and 2), so a
         sample's views depend on the seed, its id and the epoch only.
@@ -199,12 +205,10 @@ class SimCLR(Method):
         Shape:
             ``(B, C, H, W)`` stored images -> ``(2B, C, H, W)``, same dtype.
         """
-        keys = torch.cat([ctx.keys("labeled", 1), ctx.keys("labeled", 2)])
-        return self.augment(torch.cat([inputs, inputs]), keys=keys, seed=ctx.seed)
+        return ctx.augment(self.augment, "labeled", _KEY_VIEWS)
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
-        with ctx.timer.augmentation():
-            views = self.views(batch["labeled"].inputs, ctx)
+        views = self.views(ctx)
         features = ctx.model.forward_features(ctx.normalize(views)).flatten(1)
         first, second = ctx.modules["projector"](features).chunk(2)
         loss = nt_xent(first, second, self.temperature)

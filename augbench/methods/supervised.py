@@ -8,6 +8,7 @@ from augbench.methods.base import METHODS, Method
 from augbench.policies.build import build_transform
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.train.views import KeyedView
 from augbench.transforms.base import Transform
 
 __all__ = ["Supervised"]
@@ -29,6 +30,10 @@ class Supervised(Method):
 
     def __init__(self, augment: Spec | Transform | None = None) -> None:
         self.augment = build_transform(augment)
+
+    def keyed_views(self) -> list[KeyedView]:
+        """The augmented labeled batch (key view 0)."""
+        return [] if self.augment is None else [KeyedView(self.augment, "labeled", 0)]
 
     def training_step(self, batch: Batch, ctx: TrainContext) -> StepOutput:
         logits = ctx.model(ctx.normalize(ctx.augment(self.augment, "labeled")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -17,7 +18,10 @@ from torch import Tensor, nn
 from augbench.errors import ConfigError
 from augbench.metrics.cost import StepTimer
 
-__all__ = ["StreamBatch", "Batch", "StepOutput", "TrainContext", "EpochLog", "KEY_VIEWS", "STREAMS"]
+if TYPE_CHECKING:
+    from augbench.train.views import PreparedViews
+
+__all__ = ["StreamBatch", "Batch", "StepOutput", "TrainContext", "EpochLog", "KEY_VIEWS", "STREAMS", "stream_keys"]
 
 STREAMS = ("labeled", "unlabeled", "target")
 """The stream names a data spec can provide."""
@@ -49,6 +53,21 @@ class StreamBatch:
 
     def __len__(self) -> int:
         return self.inputs.shape[0]
+
+
+def key_views(view: int | tuple[int, ...]) -> tuple[int, ...]:
+    """``view`` as a tuple of distinct key views in 0..15 (one line naming the fix otherwise)."""
+    views = (view,) if isinstance(view, int) else tuple(view)
+    if not views or len(set(views)) != len(views) or not all(isinstance(v, int) and 0 <= v < KEY_VIEWS for v in views):
+        raise ConfigError(f"view={view!r}: give a key view in 0..{KEY_VIEWS - 1} or a tuple of distinct ones")
+    return views
+
+
+def stream_keys(part: StreamBatch, view: int) -> Tensor:
+    """Keys of a stream batch's samples for keyed draws: ``(passes * N + ids) * 16 + view``."""
+    if not 0 <= view < KEY_VIEWS:
+        raise ConfigError(f"ctx.keys(view={view}): view must be in 0..{KEY_VIEWS - 1}")
+    return (part.passes * part.pool_size + part.ids) * KEY_VIEWS + view
 
 
 @dataclass(frozen=True)
@@ -134,6 +153,8 @@ class TrainContext:
         batch: the step's batch (set by the loop before ``training_step``).
         epoch: current epoch (0-based); step: optimiser steps taken so far.
         log: per-epoch scalar log, e.g. ``ctx.log.add("mask_rate", mask.mean())``.
+        prepared: the keyed views the loop made for the current chunk of steps
+            (:mod:`augbench.train.views`); ``ctx.augment`` reads them, ``None`` outside the loop.
     """
 
     model: nn.Module
@@ -152,6 +173,7 @@ class TrainContext:
     epoch: int = 0
     step: int = 0
     log: EpochLog = field(default_factory=EpochLog)
+    prepared: PreparedViews | None = None
 
     def add_module(self, name: str, module: nn.Module, trainable: bool = True) -> nn.Module:
         """Register an extra network: moved to the device and saved with the phase's weights;
@@ -164,17 +186,31 @@ class TrainContext:
             self.optimizer.add_param_group({"params": parameters})
         return module
 
-    def augment(self, transform: Callable[..., Tensor] | None, stream: str = "labeled", view: int = 0) -> Tensor:
+    def augment(
+        self, transform: Callable[..., Tensor] | None, stream: str = "labeled", view: int | tuple[int, ...] = 0
+    ) -> Tensor:
         """The current batch's ``stream`` inputs through ``transform`` with keyed per-sample draws
         (``ctx.keys(stream, view)``), timed as augmentation; the inputs as they are when
-        ``transform`` is ``None``."""
+        ``transform`` is ``None``. A tuple of views augments the stream once per view in one
+        call: ``(V * B, ...)`` rows, view-major.
+
+        When the method declares the view in ``keyed_views``, the loop has made it for a chunk of
+        steps in one call and this returns the step's slice (the same bits, see
+        :mod:`augbench.train.views`); otherwise the batch is augmented here.
+        """
         if self.batch is None:
             raise ConfigError("ctx.augment() is only available inside training_step (no current batch)")
+        views = key_views(view)
         inputs = self.batch[stream].inputs
         if transform is None:
-            return inputs
+            return inputs if len(views) == 1 else torch.cat([inputs] * len(views))
+        if self.prepared is not None:
+            made = self.prepared.lookup(transform, stream, views, self.batch)
+            if made is not None:
+                return made
+        keys = torch.cat([self.keys(stream, each) for each in views])
         with self.timer.augmentation():
-            return transform(inputs, keys=self.keys(stream, view), seed=self.seed)
+            return transform(inputs if len(views) == 1 else torch.cat([inputs] * len(views)), keys=keys, seed=self.seed)
 
     def keys(self, stream: str = "labeled", view: int = 0) -> Tensor:
         """Keys of the current batch's samples for keyed draws: ``(passes * N + ids) * 16 + view``.
@@ -185,7 +221,4 @@ class TrainContext:
         """
         if self.batch is None:
             raise ConfigError("ctx.keys() is only available inside training_step (no current batch)")
-        if not 0 <= view < KEY_VIEWS:
-            raise ConfigError(f"ctx.keys(view={view}): view must be in 0..{KEY_VIEWS - 1}")
-        part = self.batch[stream]
-        return (part.passes * part.pool_size + part.ids) * KEY_VIEWS + view
+        return stream_keys(self.batch[stream], view)

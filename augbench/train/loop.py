@@ -6,7 +6,8 @@ pace: ``ratio * batch_size`` unlabeled samples per step, ``batch_size`` target s
 permutation whenever a pass is used up. Randomness: the model initialisation comes from
 ``seed`` (torch's global RNG is forked, callers are unaffected), batch orders from their own
 generators, per-sample augmentation from keyed draws (``ctx.keys``), so a run's augmentation
-does not depend on batch order, batch size or executor.
+does not depend on batch order, batch size or executor. The views a method declares in
+``keyed_views`` are made for a chunk of upcoming steps in one call (:mod:`augbench.train.views`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from augbench.modalities import Modality, get_modality
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, StreamBatch, TrainContext
 from augbench.train.optim import build_optimizer, build_schedule
+from augbench.train.views import PreparedViews, chunk_steps
 
 __all__ = ["PhaseSettings", "PhaseOutcome", "make_context", "fit", "train_step", "check_streams"]
 
@@ -145,6 +147,11 @@ def _stream_batch(split: Split, index: Tensor, passes: int, modality: Modality, 
     )
 
 
+def _sample_bytes(split: Split) -> int:
+    """Stored bytes of one sample of a split."""
+    return max(1, split.inputs[0].numel() * split.inputs.element_size()) if len(split) else 1
+
+
 def train_step(method: Method, batch: Batch, ctx: TrainContext) -> StepOutput:
     """One optimiser step exactly as the loop runs it (timed, all optimisers stepped); returns
     the method's output."""
@@ -181,11 +188,17 @@ def fit(
     """
     labeled = data.streams["labeled"]
     order = torch.Generator().manual_seed(seed + _ORDER_SEED_OFFSETS["labeled"])
+    step_sizes = {"labeled": settings.batch_size}
+    for name in method.streams:
+        if name != "labeled":
+            step_sizes[name] = settings.batch_size * (settings.ratio if name == "unlabeled" else 1)
     cycles = {
-        name: _Cycle(data.streams[name], settings.batch_size * (settings.ratio if name == "unlabeled" else 1),
-                     seed + _ORDER_SEED_OFFSETS.get(name, 6))
+        name: _Cycle(data.streams[name], step_sizes[name], seed + _ORDER_SEED_OFFSETS.get(name, 6))
         for name in method.streams if name != "labeled"
     }
+    views = tuple(method.keyed_views())
+    chunk = chunk_steps(views, step_sizes, {name: _sample_bytes(data.streams[name]) for name in step_sizes}) \
+        if views else 1
     schedule = build_schedule(settings.schedule, ctx.optimizer, ctx.total_steps) if ctx.total_steps else None
     curves: list[tuple[int, str, float]] = []
     modality = get_modality(data.modality)
@@ -193,18 +206,25 @@ def fit(
     started = time.perf_counter()
     for epoch in range(settings.epochs):
         ctx.epoch = epoch
-        for index in torch.randperm(len(labeled), generator=order).split(settings.batch_size):
-            streams = {"labeled": _stream_batch(labeled, index, epoch, modality, ctx.device)}
-            for name, cycle in cycles.items():
-                other, passes = cycle.next()
-                streams[name] = _stream_batch(data.streams[name], other, passes, modality, ctx.device)
-            train_step(method, Batch(streams), ctx)
-            if schedule is not None:
-                schedule.step()
+        indices = torch.randperm(len(labeled), generator=order).split(settings.batch_size)
+        for first in range(0, len(indices), chunk):
+            batches = []
+            for index in indices[first : first + chunk]:
+                streams = {"labeled": _stream_batch(labeled, index, epoch, modality, ctx.device)}
+                for name, cycle in cycles.items():
+                    other, passes = cycle.next()
+                    streams[name] = _stream_batch(data.streams[name], other, passes, modality, ctx.device)
+                batches.append(Batch(streams))
+            ctx.prepared = PreparedViews(views, batches, seed, ctx.timer) if views else None
+            for batch in batches:
+                train_step(method, batch, ctx)
+                if schedule is not None:
+                    schedule.step()
         method.on_epoch_end(ctx)
         curves.extend((epoch, name, value) for name, value in ctx.log.means().items())
         if on_epoch is not None:
             on_epoch(epoch)
+    ctx.prepared = None
     ctx.batch = None
     elapsed = time.perf_counter() - started
     cost = ctx.timer.summary()

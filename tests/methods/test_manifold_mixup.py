@@ -44,7 +44,9 @@ def make_batch(batch: int = 12) -> Batch:
 @pytest.mark.parametrize("seed", range(4))
 def test_input_point_reproduces_mixup_draw_for_draw(seed: int) -> None:
     model, batch = make_model(), make_batch()
-    mixup = MixSupervised(Mixup(NUM_CLASSES, alpha=2.0)).training_step(batch, make_ctx(model, seed))
+    mixup_ctx = make_ctx(model, seed)
+    mixup_ctx.batch = batch  # as the loop's train_step sets it
+    mixup = MixSupervised(Mixup(NUM_CLASSES, alpha=2.0)).training_step(batch, mixup_ctx)
     manifold_ctx = make_ctx(model, seed)
     manifold = ManifoldMixup(Mixup(NUM_CLASSES, alpha=2.0), points=(0,)).training_step(batch, manifold_ctx)
     assert torch.equal(manifold.loss, mixup.loss)
