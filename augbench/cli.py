@@ -182,13 +182,13 @@ def _run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from augbench.bench.experiment import check_data
+    from augbench.bench.preflight import check_runs
 
     experiment = _run_experiment(args)
     specs = experiment.runs()
-    check_data(specs)
-    store = Store(args.db)
     torch.set_num_threads(args.threads)
+    check_runs(specs, args.device)
+    store = Store(args.db)
     try:
         summary = run_all(specs, store, device=args.device, cache_dir=_cache_dir(args), progress=not args.no_progress)
     except KeyboardInterrupt:
@@ -207,13 +207,14 @@ def _metric_title(metric: str) -> str:
 
 def _bench(args: argparse.Namespace) -> int:
     from augbench.bench.executors import build_executor
-    from augbench.bench.experiment import check_data, load_experiment
+    from augbench.bench.experiment import load_experiment
+    from augbench.bench.preflight import check_runs
     from augbench.bench.runner import format_table, run_all, summarize
     from augbench.bench.store import Store
 
     experiment = load_experiment(args.config)
     specs = experiment.runs()
-    check_data(specs)
+    check_runs(specs, args.device)
     executor = build_executor(args.executor, workers=args.workers, threads=args.threads,
                               ray_address=args.ray_address, device=args.device, cache_dir=_cache_dir(args))
     store = Store(args.db)
@@ -234,7 +235,7 @@ def _report(args: argparse.Namespace) -> int:
     from augbench.bench.report import write_report
     from augbench.bench.store import Store
 
-    path = write_report(Store(args.db), args.out)
+    path = write_report(Store(args.db, create=False), args.out)
     print(f"report written to {path}")
     return 0
 

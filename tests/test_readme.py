@@ -37,3 +37,27 @@ def test_readme_commands_parse(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
     for name in getattr(args, "methods", None) or []:
         expand_method(name)
+
+
+YAML_BLOCKS = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_experiment_example_parses_and_its_data_root_is_relative_to_the_file(tmp_path: Path) -> None:
+    """The README's experiment file, saved in a ``configs/`` folder as the Paths paragraph says,
+    finds ``shared/data/mnist`` beside the checkout; ``--data-root`` is relative to the cwd."""
+    import yaml
+
+    from augbench.bench.experiment import load_experiment
+    from augbench.cli import build_parser
+
+    (block,) = [text for text in YAML_BLOCKS if "data_root" in text]
+    checkout = tmp_path / "augbench"
+    (checkout / "configs").mkdir(parents=True)
+    path = checkout / "configs" / "example.yaml"
+    path.write_text(block)
+    experiment = load_experiment(path)
+    assert yaml.safe_load(block)["data_root"] == "../../shared/data/mnist"
+    assert Path(experiment.data_root) == (tmp_path / "shared" / "data" / "mnist").resolve()
+    assert len(experiment.runs()) == len(experiment.methods) * len(experiment.seeds)
+    args = build_parser().parse_args(["run", "--dataset", "mnist", "--data-root", "../shared/data/mnist"])
+    assert args.data_root == "../shared/data/mnist"  # taken as given: relative to the current directory

@@ -32,16 +32,16 @@ from typing import Any
 import yaml
 
 from augbench.bench.spec import DEFAULT_OPTIMIZER, RunSpec
-from augbench.data.streams import DataSpec, parse_target, prepare_run_data
+from augbench.data.streams import DataSpec, parse_target
 from augbench.errors import ConfigError
 from augbench.methods.base import METHODS
 from augbench.methods.spec import expand_method
-from augbench.registry import Spec, canonical_json, spec_type
+from augbench.registry import Spec, spec_type
 from augbench.train.loop import check_streams
 
 __all__ = [
     "Experiment", "MethodEntry", "DEFAULT_MODELS", "DATA_KEYS", "load_experiment", "parse_experiment", "parse_methods",
-    "check_experiment", "check_data",
+    "check_experiment",
 ]
 
 DEFAULT_MODELS = {
@@ -225,18 +225,6 @@ def check_experiment(experiment: Experiment) -> None:
     """Resolve every run spec and check each method's streams against the data spec (one line)."""
     for spec in experiment.runs():
         check_streams(METHODS.get(spec.method["type"]), experiment.data.streams, spec.label)
-
-
-def check_data(specs: list[RunSpec]) -> None:
-    """Load and split the data of every distinct data setup once, before anything trains: a
-    missing data folder, a corrupt file or an impossible size fails in one line up front
-    instead of once per run (seed 0 stands in for all seeds; sizes do not depend on it)."""
-    seen: set[str] = set()
-    for spec in specs:
-        setup = canonical_json([spec.dataset, spec.data.identity(), spec.data_root])
-        if setup not in seen:
-            seen.add(setup)
-            prepare_run_data(spec.dataset, spec.data, 0, spec.data_root)
 
 
 def load_experiment(path: str | Path) -> Experiment:

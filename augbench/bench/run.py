@@ -6,7 +6,7 @@ import hashlib
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 import augbench
+from augbench.bench.device import check_device
 from augbench.bench.spec import RunSpec, resolve_component
-from augbench.data.streams import RunData, prepare_run_data
+from augbench.data.streams import RunData, Split, prepare_run_data
 from augbench.errors import ConfigError
 from augbench.evaluation import EvalContext, evaluate_all
 from augbench.methods.base import Method, Phase
@@ -25,9 +26,9 @@ from augbench.modalities import get_modality
 from augbench.models import build_model
 from augbench.registry import canonical_json
 from augbench.train.cache import CachedPhase, PhaseCache
-from augbench.train.loop import PhaseSettings, check_streams, fit, make_context
+from augbench.train.loop import PhaseSettings, check_streams, fit, make_context, probe_batch
 
-__all__ = ["RunResult", "Checkpoint", "train_run", "environment", "Progress"]
+__all__ = ["RunResult", "Checkpoint", "train_run", "dry_run", "environment", "Progress"]
 
 
 @dataclass
@@ -111,6 +112,13 @@ def _phase_identity(spec: RunSpec, phase: Phase, model: dict[str, Any], settings
     })
 
 
+def _phases(method: Method, context: MethodContext, label: str) -> list[Phase]:
+    phases = method.phases(context)
+    if not phases:
+        raise ConfigError(f"method {label!r} declares no phase; return at least one (epochs=0 to train nothing)")
+    return phases
+
+
 def _settings(spec: RunSpec, phase: Phase) -> PhaseSettings:
     return PhaseSettings(
         epochs=spec.epochs if phase.epochs is None else phase.epochs,
@@ -140,15 +148,13 @@ def train_run(
         progress: epoch callbacks (progress bars).
     """
     progress = progress or Progress()
-    device = torch.device(device)
+    device = check_device(device)
     started = time.perf_counter()
     data = prepare_run_data(spec.dataset, spec.data, spec.seed, spec.data_root)
     context = MethodContext(data.num_classes, data.input_shape, data.modality)
     method: Method = build_method(spec.method, context)
     check_streams(method, tuple(data.streams), spec.label)
-    phases = method.phases(context)
-    if not phases:
-        raise ConfigError(f"method {spec.label!r} declares no phase; return at least one (epochs=0 to train nothing)")
+    phases = _phases(method, context, spec.label)
     plans = [_settings(spec, phase) for phase in phases]
     progress.planned(sum(settings.epochs for settings in plans))
     normalize = get_modality(data.modality).fit_normalizer(data.streams["labeled"].inputs).to(device)
@@ -201,6 +207,74 @@ def train_run(
     result.metrics["peak_memory_mb"] = peak_memory_bytes(device) / 2**20
     result.metrics["wall_time_s"] = time.perf_counter() - started
     return result
+
+
+PROBE_SAMPLES = 32
+"""Samples per split (and per stream batch) of a dry run."""
+
+
+def dry_run(spec: RunSpec, data: RunData, device: torch.device | str = "cpu") -> None:
+    """Everything :func:`train_run` does, on ``PROBE_SAMPLES`` samples and one step per phase
+    that updates nothing: each phase's model is built for the data, the method's step runs
+    (its augmentation, forward and backward passes), then every evaluation runs on the
+    untrained result. A model that does not fit the input, a policy that changes the input size,
+    a stream the data lacks or an evaluation the method cannot serve fails here, before any run
+    trains.
+
+    Args:
+        spec: the run.
+        data: its data (any seed's: sizes and shapes do not depend on it).
+        device: the training device.
+    """
+    device = check_device(device)
+    data = _probe_data(data)
+    context = MethodContext(data.num_classes, data.input_shape, data.modality)
+    method: Method = build_method(spec.method, context)
+    check_streams(method, tuple(data.streams), spec.label)
+    normalize = get_modality(data.modality).fit_normalizer(data.streams["labeled"].inputs).to(device)
+    models: dict[str, nn.Module] = {}
+    phases = _phases(method, context, spec.label)
+    for phase in phases:
+        check_streams(phase.method, tuple(data.streams), spec.label)
+        _check_view_shapes(phase.method, data.input_shape)
+        settings = _settings(spec, phase)
+        model_spec = spec.model if phase.model is None else resolve_component("model", phase.model)
+        model = _build_model(model_spec, data, spec.seed, device)
+        ctx = make_context(phase.method, model, data, settings, seed=spec.seed, device=device,
+                           normalize=normalize, models=models)
+        ctx.batch = probe_batch(phase.method, data, settings, PROBE_SAMPLES, device)
+        model.train()
+        phase.method.training_step(ctx.batch, ctx).loss.backward()
+        models[phase.name] = phase.method.eval_model(model)
+        if phase.evaluations:
+            evaluate_all(phase.evaluations, EvalContext(phase.method, models[phase.name], models, data, normalize,
+                                                        device, spec.seed))
+    final = models[phases[-1].name]
+    evaluate_all((*method.evaluations, *spec.evaluations),
+                 EvalContext(method, final, models, data, normalize, device, spec.seed))
+
+
+def _check_view_shapes(method: Method, input_shape: tuple[int, ...]) -> None:
+    """One line when a keyed view changes the sample shape the models are built for."""
+    for view in method.keyed_views():
+        output_shape = getattr(view.transform, "output_shape", None)
+        shape = tuple(output_shape(input_shape)) if output_shape is not None else input_shape
+        if shape != tuple(input_shape):
+            raise ConfigError(
+                f"its augmentation makes {view.stream} samples of shape {shape} from the data's {tuple(input_shape)}, "
+                f"and the model is built for the data's; give the augmentation the data's size "
+                f"(e.g. rrc{input_shape[-1]} instead of rrc{shape[-1]})"
+            )
+
+
+def _probe_data(data: RunData) -> RunData:
+    """``data`` with every stream and evaluation split cut to its first ``PROBE_SAMPLES`` samples."""
+    def cut(split: Split) -> Split:
+        return Split(split.inputs[:PROBE_SAMPLES], split.labels[:PROBE_SAMPLES], split.ids[:PROBE_SAMPLES],
+                     split.pool_size)
+
+    return replace(data, streams={name: cut(split) for name, split in data.streams.items()},
+                   evals={name: cut(split) for name, split in data.evals.items()})
 
 
 def _cost(phase_metrics: dict[str, dict[str, float]]) -> dict[str, float]:

@@ -135,19 +135,34 @@ def resolve_url(db: str) -> str:
     return f"sqlite:///{path}"
 
 
+def _check_sqlite_file(db: str) -> None:
+    """One line when ``db`` names a SQLite file (a path or ``sqlite:///``) that does not exist."""
+    path = db[len("sqlite:///"):] if db.startswith("sqlite:///") else None if "://" in db else db
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"results database {db!r} does not exist; pass the --db that augbench run or bench "
+                          "wrote (default results/augbench.db)")
+
+
 class Store:
     """Finished runs in a SQL database; creates the schema on first use, migrates version 2.
 
     Args:
         db: a SQLAlchemy URL (``sqlite:///results/augbench.db``, ``postgresql://...``) or a
             file path for SQLite.
+        create: create the database and its schema when missing (``False`` for readers such as
+            ``augbench report``: a mistyped path is then one line, not a new empty database).
     """
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, create: bool = True) -> None:
+        if not create:
+            _check_sqlite_file(db)
         url = resolve_url(db)
         try:
             self.engine: Engine = create_engine(url)
             with self.engine.begin() as connection:
+                if not create and "schema_version" not in inspect(connection).get_table_names():
+                    raise ConfigError(f"results database {db!r} holds no augbench results; pass the --db that "
+                                      "augbench run or bench wrote (default results/augbench.db)")
                 self._prepare(connection, db)
         except ModuleNotFoundError as error:
             raise ConfigError(

@@ -30,7 +30,7 @@ from augbench.train.context import Batch, StepOutput, StreamBatch, TrainContext
 from augbench.train.optim import build_optimizer, build_schedule
 from augbench.train.views import PreparedViews, chunk_steps
 
-__all__ = ["PhaseSettings", "PhaseOutcome", "make_context", "fit", "train_step", "check_streams"]
+__all__ = ["PhaseSettings", "PhaseOutcome", "make_context", "fit", "train_step", "check_streams", "probe_batch"]
 
 EpochCallback = Callable[[int], None]
 _ORDER_SEED_OFFSETS = {"labeled": 2, "unlabeled": 4, "target": 5}
@@ -145,6 +145,18 @@ def _stream_batch(split: Split, index: Tensor, passes: int, modality: Modality, 
         modality.collate(split.inputs, index).to(device), split.labels[index].to(device), split.ids[index].to(device),
         passes=passes, pool_size=split.pool_size,
     )
+
+
+def probe_batch(method: Method, data: RunData, settings: PhaseSettings, size: int, device: torch.device) -> Batch:
+    """A step's batch of the first ``size`` samples of every stream ``method`` reads
+    (``ratio * size`` unlabeled), for a dry step before training."""
+    modality = get_modality(data.modality)
+    streams = {}
+    for name in ("labeled", *(stream for stream in method.streams if stream != "labeled")):
+        split = data.streams[name]
+        count = min(len(split), size * (settings.ratio if name == "unlabeled" else 1))
+        streams[name] = _stream_batch(split, torch.arange(count), 0, modality, device)
+    return Batch(streams)
 
 
 def _sample_bytes(split: Split) -> int:

@@ -163,3 +163,40 @@ def test_missing_data_fails_once_before_any_training(command: str, tmp_path: Pat
     err = capsys.readouterr().err.strip()
     assert status == 2 and len(err.splitlines()) == 1 and "nowhere" in err
     assert not (tmp_path / "r.db").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "bench"])
+@pytest.mark.parametrize(
+    ("methods", "extra", "expected"),
+    [
+        ("[baseline, rrc32-hflip0.5]", "", "rrc8 instead of rrc32"),  # a policy of another image size
+        ("[baseline, simclr]", "evaluations: [calibration]\n", "simclr trains an encoder"),  # an evaluation it cannot serve
+    ],
+    ids=["policy-size", "evaluation"],
+)
+def test_a_run_that_would_fail_is_refused_before_any_training(
+    command: str, methods: str, extra: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "x.yaml"
+    config.write_text(f"datasets: [digits]\nmethods: {methods}\nseeds: 2\nepochs: 1\ntrain_size: 100\n{extra}")
+    argv = ["run", "--config", str(config)] if command == "run" else ["bench", str(config)]
+    status = main([*argv, "--db", str(tmp_path / "r.db"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and expected in err, err
+    assert not (tmp_path / "r.db").exists()  # the baseline did not train first
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_device_without_cuda_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["run", "--methods", "baseline", "--seeds", "1", "--epochs", "1", "--device", "cuda",
+                   "--db", str(tmp_path / "r.db"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and "--device cpu" in err, err
+
+
+def test_report_refuses_a_database_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "report"
+    status = main(["report", "--db", str(tmp_path / "augbench.bd"), "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and "does not exist" in err
+    assert not (tmp_path / "augbench.bd").exists() and not out.exists()

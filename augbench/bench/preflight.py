@@ -1,0 +1,57 @@
+"""Check every run of an experiment before anything trains: one line per problem.
+
+``augbench run`` and ``augbench bench`` call :func:`check_runs` first, so a missing data
+folder, a device this torch build cannot use, a model that does not fit the input, a policy
+that changes the input size or an evaluation a method cannot serve is reported once, up front,
+instead of after other runs have trained (or once per run).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from augbench.bench.device import check_device
+from augbench.bench.run import dry_run
+from augbench.bench.spec import RunSpec
+from augbench.data.streams import RunData, prepare_run_data
+from augbench.errors import AugbenchError, ConfigError
+from augbench.registry import canonical_json
+
+__all__ = ["check_runs"]
+
+
+def check_runs(specs: list[RunSpec], device: str | torch.device = "cpu") -> None:
+    """Dry-run every distinct run of ``specs`` (seeds aside) before any of them trains.
+
+    The data of each distinct data setup is loaded and split once (seed 0 stands in for all
+    seeds: sizes and shapes do not depend on it); each distinct (data, model, method,
+    evaluations, optimisation) then takes one step per phase on a few samples and runs its
+    evaluations (:func:`augbench.bench.run.dry_run`).
+
+    Raises:
+        ConfigError: one line naming the run and what would fail.
+    """
+    parsed = check_device(device)
+    datasets: dict[str, RunData] = {}
+    checked: set[str] = set()
+    for spec in specs:
+        setup = canonical_json([spec.dataset, spec.data.identity(), spec.data_root])
+        if setup not in datasets:
+            datasets[setup] = prepare_run_data(spec.dataset, spec.data, 0, spec.data_root)
+        what = canonical_json([setup, spec.model, spec.method, list(spec.evaluations), spec.optimizer, spec.schedule])
+        if what in checked:
+            continue
+        checked.add(what)
+        try:
+            dry_run(spec, datasets[setup], parsed)
+        except AugbenchError as error:
+            raise ConfigError(f"run {_name(spec)} would fail: {error}") from None
+        except Exception as error:  # a torch error deep inside a step: still one line, before training
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise ConfigError(
+                f"run {_name(spec)} would fail in its first step: {type(error).__name__}: {first}"
+            ) from None
+
+
+def _name(spec: RunSpec) -> str:
+    return f"{spec.dataset_name}/{spec.model_name}/{spec.label}"
