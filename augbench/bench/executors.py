@@ -19,6 +19,7 @@ import torch
 from augbench.bench.run import RunResult, train_run
 from augbench.bench.spec import RunSpec
 from augbench.errors import ConfigError
+from augbench.extras import missing_extra
 
 __all__ = ["Outcome", "Executor", "LocalExecutor", "RayExecutor", "build_executor", "EXECUTORS"]
 
@@ -107,8 +108,8 @@ class RayExecutor:
     def run(self, specs: Sequence[RunSpec]) -> Iterator[Outcome]:
         try:
             import ray
-        except ImportError:
-            raise ConfigError("--executor ray needs the ray package: pip install 'ray>=2'") from None
+        except ModuleNotFoundError as error:
+            raise missing_extra(error, "--executor ray") from None
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)

@@ -32,10 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import rc_context
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from augbench.extras import missing_extra
+
+try:
+    from matplotlib import rc_context
+    from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "the report") from None
 
 from augbench.bench.runner import BASELINE, HOLM_ALPHA
 from augbench.bench.stats import holm, mean_ci, paired_difference, paired_p_value, probability_best

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
+from augbench.extras import missing_extra
+
+try:
+    from tqdm import tqdm
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "the benchmark runner") from None
 
 from augbench.bench.executors import Executor, Outcome
 from augbench.bench.run import Progress, train_run

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PIL import Image
+from augbench.extras import missing_extra
+
+try:
+    from PIL import Image
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "augbench show") from None
 
 from augbench.data import load_dataset
 from augbench.errors import ConfigError

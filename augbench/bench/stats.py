@@ -6,7 +6,12 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy import stats
+from augbench.extras import missing_extra
+
+try:
+    from scipy import stats
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "the benchmark statistics") from None
 
 from augbench.errors import ConfigError
 

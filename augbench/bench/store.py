@@ -22,22 +22,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Float,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    inspect,
-    select,
-)
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from augbench.extras import EXTRAS, missing_extra
+
+try:
+    from sqlalchemy import (
+        Boolean,
+        Column,
+        Float,
+        ForeignKey,
+        Integer,
+        MetaData,
+        String,
+        Table,
+        Text,
+        create_engine,
+        inspect,
+        select,
+    )
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "the results store") from None
 
 from augbench.bench.run import RunResult
 from augbench.bench.spec import RunSpec
@@ -165,9 +170,11 @@ class Store:
                                       "augbench run or bench wrote (default results/augbench.db)")
                 self._prepare(connection, db)
         except ModuleNotFoundError as error:
+            extra = EXTRAS.get((error.name or "").split(".")[0])
+            fix = f"pip install 'augbench[{extra}]'" if extra else "pip install the driver (e.g. mysqlclient)"
             raise ConfigError(
                 f"cannot open results database {db!r}: its driver {error.name!r} is not installed; "
-                f"pip install the driver (e.g. mysqlclient, psycopg[binary]) or use sqlite:///path/to.db"
+                f"{fix} or use sqlite:///path/to.db"
             ) from None
         except (ArgumentError, OperationalError, NoSuchModuleError) as error:
             raise ConfigError(

@@ -7,6 +7,7 @@ import torch
 
 from augbench.data.base import DATASETS, Dataset
 from augbench.errors import ConfigError
+from augbench.extras import missing_extra
 from augbench.functional import resize
 
 __all__ = ["load_digits"]
@@ -34,7 +35,10 @@ def load_digits(size: int | None = None) -> Dataset:
     """
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
         raise ConfigError(f"digits: size={size!r} must be a positive int (e.g. 28 for MNIST's shape) or null for 8x8")
-    from sklearn.datasets import load_digits as sklearn_digits
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ModuleNotFoundError as error:
+        raise missing_extra(error, "the digits dataset") from None
 
     bunch = sklearn_digits()
     pixels = np.rint(bunch.images * (255.0 / _DIGITS_MAX)).astype(np.uint8)

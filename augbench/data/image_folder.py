@@ -11,6 +11,7 @@ import torch
 
 from augbench.data.base import DATASETS, Dataset
 from augbench.errors import ConfigError, DataError
+from augbench.extras import missing_extra
 
 __all__ = ["load_image_folder", "IMAGE_EXTENSIONS"]
 
@@ -25,7 +26,10 @@ def _is_visible(path: Path) -> bool:
 
 def _read_image(path: Path, mode: str) -> np.ndarray:
     """Decode one image and convert it to ``mode``: ``(H, W, 3)`` for RGB, ``(H, W)`` for L, uint8."""
-    from PIL import Image
+    try:
+        from PIL import Image
+    except ModuleNotFoundError as error:
+        raise missing_extra(error, "the image_folder dataset") from None
 
     try:
         with Image.open(path) as image:
