@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -41,6 +42,21 @@ def _names(text: str) -> list[str]:
     if not names:
         raise argparse.ArgumentTypeError("give at least one name, e.g. baseline,affine")
     return names
+
+
+def _component(text: str) -> str | dict[str, object]:
+    """A registered name, or a YAML flow mapping spec such as ``{type: image_folder, mode: L}``."""
+    if not text.lstrip().startswith("{"):
+        return text
+    import yaml
+
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a YAML mapping ({str(error).splitlines()[0]})") from None
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise argparse.ArgumentTypeError(f"{text!r}: a spec needs a type, e.g. '{{type: image_folder, mode: L}}'")
+    return spec
 
 
 def _seeds(text: str) -> list[int]:
@@ -96,9 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_seeds, default=None, help="number of seeds (3) or a list (0,1,2); default 3")
     run.add_argument("--epochs", type=_positive, default=None, help="epochs per run (default 60)")
     run.add_argument("--train-size", type=_positive, default=None, help="stratified labeled subset (default 500 on digits; all of a dataset with a test split)")
-    run.add_argument("--dataset", default=None, help="registered dataset (default digits, embedded); replaces the config's "
-                     "datasets and its data sizes")
-    run.add_argument("--model", default=None, help="registered model (default: the dataset's default, harness_cnn for digits)")
+    run.add_argument("--dataset", type=_component, default=None,
+                     help="registered dataset or a spec '{type: image_folder, mode: L}' (default digits, embedded); "
+                     "replaces the config's datasets and its data sizes")
+    run.add_argument("--model", type=_component, default=None,
+                     help="registered model or a spec (default: the dataset's default, harness_cnn for digits, auto "
+                     "for your own data)")
     run.add_argument("--data-root", default=None, help="folder of the dataset's files (default $AUGBENCH_DATA/<dataset>)")
     _add_db(run)
     _add_cache(run)
@@ -295,11 +314,18 @@ def _show(args: argparse.Namespace) -> int:
 _COMMANDS = {"run": _run, "bench": _bench, "report": _report, "list": _list, "show": _show}
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """Warnings as one line each (``augbench: warning: ...``), not Python's two-line form."""
+    print(f"augbench: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``augbench`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _COMMANDS[args.command](args)
     except AugbenchError as error:
         print(f"augbench: error: {error}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def test_readme_example_runs(index: int) -> None:
 
 
 COMMANDS = [
-    line.split("#")[0].split()[1:]
+    shlex.split(line, comments=True)[1:]
     for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S)
     for line in block.splitlines()
     if line.startswith("augbench ")

@@ -49,14 +49,15 @@ DEFAULT_MODELS = {
     "mnist": "lenet",
     "fashion_mnist": "lenet",
     "cifar10": "preact_resnet18",
-    "image_folder": "preact_resnet18",
+    "image_folder": "auto",
     "gunpoint": "timeseries_cnn",
     "arrowhead": "timeseries_cnn",
     "italy_power_demand": "timeseries_cnn",
     "basic_motions": "timeseries_cnn",
     "japanese_vowels": "timeseries_cnn",
 }
-"""The model a dataset gets when an experiment names none."""
+"""The model a dataset gets when an experiment names none (``auto`` for any other dataset: a
+model sized to its input, :func:`augbench.models.auto_model`)."""
 
 DATA_KEYS = ("train_size", "labeled_per_class", "val_size", "test_size", "unlabeled", "ratio", "target")
 """Experiment keys that make up the data spec."""
@@ -96,7 +97,7 @@ class Experiment:
         """dataset x model x method x seed, in that nesting order (specs resolved and checked)."""
         runs = []
         for dataset in self.datasets:
-            models = self.models or (DEFAULT_MODELS.get(spec_type(dataset, "dataset"), "harness_cnn"),)
+            models = self.models or (DEFAULT_MODELS.get(spec_type(dataset, "dataset"), "auto"),)
             for model in models:
                 for method in self.methods:
                     for seed in self.seeds:

@@ -8,16 +8,22 @@ instead of after other runs have trained (or once per run).
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from augbench.bench.device import check_device
 from augbench.bench.run import dry_run
 from augbench.bench.spec import RunSpec
-from augbench.data.streams import RunData, prepare_run_data
+from augbench.data.streams import RunData, prepare_run_data, small_splits
 from augbench.errors import AugbenchError, ConfigError
 from augbench.registry import canonical_json
 
-__all__ = ["check_runs"]
+__all__ = ["check_runs", "SmallSplitWarning"]
+
+
+class SmallSplitWarning(UserWarning):
+    """An evaluation split too small to tell methods apart (the run still goes ahead)."""
 
 
 def check_runs(specs: list[RunSpec], device: str | torch.device = "cpu") -> None:
@@ -27,6 +33,9 @@ def check_runs(specs: list[RunSpec], device: str | torch.device = "cpu") -> None
     seeds: sizes and shapes do not depend on it); each distinct (data, model, method,
     evaluations, optimisation) then takes one step per phase on a few samples and runs its
     evaluations (:func:`augbench.bench.run.dry_run`).
+
+    Warns:
+        SmallSplitWarning: an evaluation split under ``MIN_EVAL_SAMPLES`` samples (once per setup).
 
     Raises:
         ConfigError: one line naming the run and what would fail.
@@ -38,6 +47,8 @@ def check_runs(specs: list[RunSpec], device: str | torch.device = "cpu") -> None
         setup = canonical_json([spec.dataset, spec.data.identity(), spec.data_root])
         if setup not in datasets:
             datasets[setup] = prepare_run_data(spec.dataset, spec.data, 0, spec.data_root)
+            for message in small_splits(datasets[setup], spec.dataset_name):
+                warnings.warn(message, SmallSplitWarning, stacklevel=2)
         what = canonical_json([setup, spec.model, spec.method, list(spec.evaluations), spec.optimizer, spec.schedule])
         if what in checked:
             continue

@@ -30,10 +30,13 @@ from augbench.data.splits import stratified_split
 from augbench.errors import ConfigError
 from augbench.registry import Spec, spec_options, spec_type
 
-__all__ = ["DataSpec", "TargetSpec", "Split", "RunData", "prepare_run_data", "load_split"]
+__all__ = ["DataSpec", "TargetSpec", "Split", "RunData", "prepare_run_data", "load_split", "small_splits",
+           "MIN_EVAL_SAMPLES"]
 
 _FIXED_SEED = 0  # validation and test subsets do not depend on the run's seed
 DEFAULT_TEST_FRACTION = 0.3
+MIN_EVAL_SAMPLES = 100
+"""Evaluation splits smaller than this get a warning: one sample moves accuracy by over 1 pp."""
 """Share of a pool held out as the fixed test split when a dataset has no test split of its
 own and an unlabeled stream uses the rest (and no ``test_size`` is given)."""
 
@@ -167,6 +170,20 @@ class RunData:
     input_shape: tuple[int, ...]
     modality: str
     class_names: tuple[str, ...] = field(default=())
+
+
+def small_splits(data: RunData, name: str) -> list[str]:
+    """One warning line per evaluation split of ``data`` too small to measure much.
+
+    With ``n`` test samples one prediction moves accuracy by ``100 / n`` pp, and differences
+    between methods smaller than a few such steps are noise; the benchmark still runs.
+    """
+    return [
+        f"{name}: the {split_name} split has only {len(split)} samples, so one prediction moves its accuracy by "
+        f"{100 / len(split):.1f} pp; give it {MIN_EVAL_SAMPLES} or more (test_size, train_size, more data)"
+        for split_name, split in data.evals.items()
+        if 0 < len(split) < MIN_EVAL_SAMPLES
+    ]
 
 
 def load_split(spec: Spec, split: str | None, data_root: str | None) -> Dataset:

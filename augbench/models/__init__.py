@@ -1,5 +1,6 @@
 """Models for the benchmark, by name: ``MODELS.build("harness_cnn", in_channels=1, ...)``."""
 
+from augbench.models.auto import auto_model
 from augbench.models.convnet import ConvNet
 from augbench.models.ema import MomentumEncoder, cosine_momentum
 from augbench.models.harness import HarnessCNN
@@ -24,6 +25,7 @@ __all__ = [
     "StagedModel",
     "TimeSeriesCNN",
     "VisionTransformer",
+    "auto_model",
     "build_model",
     "cosine_momentum",
     "grad_reverse",

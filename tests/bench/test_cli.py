@@ -200,3 +200,26 @@ def test_report_refuses_a_database_that_does_not_exist(tmp_path: Path, capsys: p
     err = capsys.readouterr().err.strip()
     assert status == 2 and len(err.splitlines()) == 1 and "does not exist" in err
     assert not (tmp_path / "augbench.bd").exists() and not out.exists()
+
+
+def _image_folder(root: Path, size: int, per_class: int) -> None:
+    import numpy as np
+    from PIL import Image
+
+    for name in ("cat", "dog"):
+        (root / name).mkdir(parents=True)
+        for index in range(per_class):
+            Image.fromarray(np.full((size, size), 40 * index % 256, dtype=np.uint8)).save(root / name / f"{index}.png")
+
+
+def test_your_own_images_get_a_sized_model_and_a_small_split_warning(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    _image_folder(tmp_path / "images", 12, 6)
+    status = main(["run", "--dataset", "{type: image_folder, mode: L}", "--data-root", str(tmp_path / "images"),
+                   "--train-size", "6", "--methods", "baseline", "--seeds", "1", "--epochs", "1",
+                   "--db", str(tmp_path / "r.db"), "--no-progress"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "image_folder/auto" in captured.out
+    (warning,) = [line for line in captured.err.splitlines() if line.startswith("augbench: warning:")]
+    assert "the test split has only 6 samples" in warning and "16.7 pp" in warning
