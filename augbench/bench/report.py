@@ -2,21 +2,26 @@
 
 Runs are grouped into sections by dataset, model and the rest of their training config (epochs,
 training size, ...; not method, seed, evaluations or data folder), then by method, the baseline
-first; of runs that differ only in their evaluations, the last written counts. Per section the
-report has:
+first; of runs that differ only in their evaluations, the last written counts. Each section's
+title names what sets it apart from the other sections of its dataset and model. Per section:
 
-- a summary table: seeds, every stored metric as mean +- 95 % Student-t CI over seeds, the
-  seed-matched paired difference of test accuracy to the baseline (``*`` where its CI excludes 0),
-  whether it survives a Holm correction over the section's methods, and each method's bootstrap
-  probability of being the best ("which should I use?" at a glance);
-- PNG plots (matplotlib, Agg): test accuracy per method with CI error bars; accuracy against
-  training cost (images/s, or wall time per run, log x); reliability diagrams from the run
-  artifact ``reliability``; mean corruption accuracy by severity from the artifact
-  ``corruption``. A plot whose data no run has is left out.
+- a decision table, methods ranked by mean test accuracy: mean +- 95 % Student-t CI over seeds,
+  the seed-matched paired difference to the baseline (``*`` where its CI excludes 0), whether it
+  survives a Holm correction over the section's methods, the bootstrap probability of being the
+  best ("which should I use?" at a glance) and the seeds a paired t-test would need to resolve
+  the observed difference with 80 % power;
+- a table of every stored metric (mean +- CI over seeds), scrolling sideways when it is wide;
+- PNG plots (matplotlib, Agg): test accuracy per method with CI error bars (its ``<figure>``
+  carries the plotted means as ``data-values``, so they can be checked against the table);
+  accuracy against training cost (images/s, or wall time per run, log x); reliability diagrams
+  from the run artifact ``reliability`` (bins with under 10 samples faded and hatched); mean
+  corruption accuracy by severity from the artifact ``corruption``. A plot whose data no run has
+  is left out.
 
-``report.html`` embeds the PNGs as base64 data URIs and needs no other file or network access. A
-small inline script writes ``ok images=N rows=R`` (or ``broken images=B of N rows=R``) into
-``<div id="render-check">`` once the page has loaded, so a headless browser can check it.
+``report.html`` embeds the PNGs as base64 data URIs and needs no other file or network access;
+the page fits a 1400 px wide window. A small inline script writes ``ok images=N rows=R width=W``
+(or ``broken images=B of N ...``) into the hidden ``<div id="render-check">`` once the page has
+loaded, so a headless browser can check it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from augbench.bench.runner import BASELINE, HOLM_ALPHA
+from augbench.bench.stats import holm, mean_ci, paired_difference, paired_p_value, probability_best, seeds_for_power
+from augbench.bench.store import Store, StoredRun
 from augbench.extras import missing_extra
 
 try:
@@ -42,13 +51,10 @@ try:
 except ModuleNotFoundError as error:
     raise missing_extra(error, "the report") from None
 
-from augbench.bench.runner import BASELINE, HOLM_ALPHA
-from augbench.bench.stats import holm, mean_ci, paired_difference, paired_p_value, probability_best
-from augbench.bench.store import Store, StoredRun
-
 __all__ = [
     "write_report", "group_runs", "Section", "Stat", "metric_stat", "baseline_difference", "format_stat",
-    "average_reliability", "severity_means", "decision_columns", "PRIMARY_METRIC", "METRIC_ORDER", "COST_METRICS",
+    "average_reliability", "severity_means", "decision_columns", "section_titles", "PRIMARY_METRIC", "METRIC_ORDER",
+    "COST_METRICS", "MIN_BIN_SAMPLES", "POWER",
 ]
 
 PRIMARY_METRIC = "test_accuracy"
@@ -73,7 +79,12 @@ COST_METRICS = ("train_images_per_s", "wall_time_s")
 
 _PERCENT_SUFFIXES = ("accuracy", "_ece", "_fraction")  # fractions in [0, 1], shown in %
 _NOT_SETUP = ("dataset", "model", "method", "label", "seed", "evaluations", "data_root")  # fields that do not split a section
-_PLOT_STYLE = {"font.size": 9}
+_PLOT_STYLE = {"font.size": 10}
+MIN_BIN_SAMPLES = 10
+"""Reliability bins with fewer samples (over all seeds) are drawn faded and hatched."""
+POWER = 0.8
+"""The power of the "seeds needed" column."""
+_POWER_LIMIT = 1000
 
 
 @dataclass
@@ -87,7 +98,7 @@ class Section:
 
     @property
     def title(self) -> str:
-        """``dataset / model``."""
+        """``dataset / model`` (:func:`section_titles` adds what tells sections apart)."""
         return f"{self.dataset} / {self.model}"
 
     def runs(self) -> list[StoredRun]:
@@ -106,10 +117,14 @@ class Stat:
 
 @dataclass(frozen=True)
 class Plot:
-    """A written PNG and its caption."""
+    """A written PNG, its caption and the values it draws (``{method: mean}`` where it has one
+    point per method), which the page keeps beside it so the table and the plot can be checked
+    against each other."""
 
+    name: str
     path: Path
     caption: str
+    values: dict[str, float] = field(default_factory=dict)
 
 
 def _setup(run: StoredRun) -> dict[str, Any]:
@@ -133,6 +148,24 @@ def group_runs(runs: Sequence[StoredRun]) -> list[Section]:
     for (key, method), seeds in sorted(by_seed.items(), key=lambda item: item[0][1] != BASELINE):
         sections[key].methods[method] = list(seeds.values())
     return list(sections.values())
+
+
+def section_titles(sections: Sequence[Section]) -> list[str]:
+    """A unique title per section: ``dataset / model``, plus the setup values that differ
+    between sections of the same dataset and model (``digits / harness_cnn (epochs=3)``)."""
+    titles = []
+    for section in sections:
+        siblings = [other for other in sections if other.title == section.title]
+        keys = sorted({key for other in siblings for key in other.setup
+                       if any(other.setup.get(key) != sibling.setup.get(key) for sibling in siblings)})
+        detail = ", ".join(f"{key}={_setup_value(section.setup.get(key))}" for key in keys)
+        titles.append(f"{section.title} ({detail})" if detail else section.title)
+    return titles
+
+
+def _setup_value(value: Any) -> str:
+    """A setup value for a title: nested specs as compact JSON."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":")) if isinstance(value, (dict, list)) else str(value)
 
 
 def _is_percent(metric: str) -> bool:
@@ -306,8 +339,13 @@ def _draw_reliability(axes: Axes, method: str, bins: dict[str, np.ndarray], runs
     width = 1.0 / len(bins["count"])
     lefts = np.arange(len(bins["count"])) * width
     occupied = bins["count"] > 0
-    axes.bar(lefts[occupied], bins["accuracy"][occupied], width=width, align="edge", edgecolor="black",
+    sparse = occupied & (bins["count"] < MIN_BIN_SAMPLES)
+    dense = occupied & ~sparse
+    axes.bar(lefts[dense], bins["accuracy"][dense], width=width, align="edge", edgecolor="black",
              linewidth=0.5, color="C0", alpha=0.8, label="accuracy")
+    if sparse.any():
+        axes.bar(lefts[sparse], bins["accuracy"][sparse], width=width, align="edge", edgecolor="0.4",
+                 linewidth=0.5, color="C0", alpha=0.25, hatch="///", label=f"< {MIN_BIN_SAMPLES} samples")
     axes.plot(bins["confidence"][occupied], bins["accuracy"][occupied], "o", color="crimson", markersize=3,
               label="mean confidence")
     axes.plot([0, 1], [0, 1], "--", color="0.4", linewidth=1)
@@ -370,10 +408,17 @@ _PLOTS: dict[str, tuple[Callable[[Section], Figure | None], str]] = {
                  "* marks a paired difference to the baseline whose 95% CI excludes 0."),
     "cost": (_cost_figure, "Test accuracy against training cost per run, with per-method means."),
     "reliability": (_reliability_figure, "Reliability diagrams: accuracy per confidence bin, averaged over seeds "
-                    "weighted by bin count; the dashed diagonal is perfect calibration."),
+                    f"weighted by bin count; faded hatched bars hold fewer than {MIN_BIN_SAMPLES} samples and say "
+                    "little; the dashed diagonal is perfect calibration."),
     "corruption": (_corruption_figure, "Accuracy under common corruptions by severity, averaged over corruptions."),
 }
 """Plot name -> (figure builder returning ``None`` when no run has its data, caption)."""
+
+
+def _plotted_means(section: Section) -> dict[str, float]:
+    """The per-method means the accuracy plot draws, rounded as the table shows them."""
+    stats = {method: metric_stat(runs, PRIMARY_METRIC) for method, runs in section.methods.items()}
+    return {method: round(stat.mean, 2) for method, stat in stats.items() if stat is not None}
 
 
 def _write_plots(section: Section, out_dir: Path, prefix: str) -> list[Plot]:
@@ -386,7 +431,7 @@ def _write_plots(section: Section, out_dir: Path, prefix: str) -> list[Plot]:
                 continue
             path = out_dir / f"{prefix}-{name}.png"
             figure.savefig(path, dpi=110)
-            written.append(Plot(path, caption))
+            written.append(Plot(name, path, caption, _plotted_means(section) if name == "accuracy" else {}))
     return written
 
 
@@ -418,42 +463,79 @@ def decision_columns(section: Section, metric: str = PRIMARY_METRIC) -> tuple[di
     return survives, probability_best(values) if values else {}
 
 
-def _summary_table(section: Section) -> str:
-    """The section's table: method, seeds, each metric's mean ± CI, the paired difference, the
-    Holm verdict and the probability of being best."""
-    names = _metric_names(section)
-    paired = PRIMARY_METRIC in names and BASELINE in section.methods
-    ranked = PRIMARY_METRIC in names
-    header = ["method", "seeds", *(_metric_label(name) for name in names)]
+def _power_cell(section: Section, method: str, metric: str = PRIMARY_METRIC) -> str:
+    """Seeds a paired t-test would need to resolve the observed difference to the baseline."""
+    if method == BASELINE or BASELINE not in section.methods:
+        return "<td>–</td>"
+    needed = seeds_for_power(_seed_values(section.methods[method], metric),
+                             _seed_values(section.methods[BASELINE], metric), power=POWER, limit=_POWER_LIMIT)
+    if math.isnan(needed):
+        return "<td>–</td>"
+    if math.isinf(needed):
+        difference = baseline_difference(section, method, metric)
+        return "<td>never (no difference)</td>" if difference is not None and difference.mean == 0 else \
+            f"<td>&gt; {_POWER_LIMIT}</td>"
+    return f"<td>{int(needed)}</td>"
+
+
+def _decision_table(section: Section) -> str:
+    """Methods ranked by mean test accuracy: mean ± CI, the paired difference to the baseline, the
+    Holm verdict, the probability of being best and the seeds needed at 80 % power."""
+    stats = {method: metric_stat(runs, PRIMARY_METRIC) for method, runs in section.methods.items()}
+    ranked = sorted((method for method in stats if stats[method] is not None), key=lambda m: -stats[m].mean)
+    paired = BASELINE in section.methods
+    header = ["rank", "method", "seeds", _metric_label(PRIMARY_METRIC)]
     if paired:
-        header += [f"Δ {_metric_label(PRIMARY_METRIC)} vs {BASELINE} (paired, 95% CI)", f"survives Holm (α {HOLM_ALPHA})"]
-    if ranked:
-        header.append(f"P(best {PRIMARY_METRIC})")
-    survives, best = decision_columns(section) if ranked else ({}, {})
+        header += [f"Δ vs {BASELINE} (paired, 95% CI)", f"survives Holm (α {HOLM_ALPHA})"]
+    header.append("P(best)")
+    if paired:
+        header.append(f"seeds for {POWER:.0%} power")
+    survives, best = decision_columns(section)
+    rows = []
+    for rank, method in enumerate(ranked, start=1):
+        cells = [f"<td>{rank}</td>", f"<td>{_e(method)}</td>", f"<td>{stats[method].count}</td>",
+                 _stat_cell(stats[method])]
+        if paired:
+            cells.append(_difference_cell(baseline_difference(section, method)))
+            cells.append("<td>–</td>" if method not in survives else f"<td>{'yes' if survives[method] else 'no'}</td>")
+        cells.append(f"<td>{best[method]:.2f}</td>" if method in best else "<td>–</td>")
+        if paired:
+            cells.append(_power_cell(section, method))
+        rows.append(f'<tr data-method="{_e(method)}">{"".join(cells)}</tr>')
+    head = "".join(f"<th>{_e(label)}</th>" for label in header)
+    return f'<table class="decision"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _breakable(label: str) -> str:
+    """An escaped header label that may wrap after its underscores (``train_images_per_s``)."""
+    return _e(label).replace("_", "_<wbr>")
+
+
+def _summary_table(section: Section) -> str:
+    """Every stored metric per method (mean ± CI over seeds), the baseline first."""
+    names = _metric_names(section)
+    header = ["method", "seeds", *(_metric_label(name) for name in names)]
     rows = []
     for method, runs in section.methods.items():
         cells = [f"<td>{_e(method)}</td>", f"<td>{len(runs)}</td>"]
         cells += [_stat_cell(metric_stat(runs, name)) for name in names]
-        if paired:
-            cells.append(_difference_cell(baseline_difference(section, method)))
-            cells.append("<td>–</td>" if method not in survives else f"<td>{'yes' if survives[method] else 'no'}</td>")
-        if ranked:
-            cells.append(f"<td>{best[method]:.2f}</td>" if method in best else "<td>–</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    head = "".join(f"<th>{_e(label)}</th>" for label in header)
-    return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    head = "".join(f"<th>{_breakable(label)}</th>" for label in header)
+    return (f'<div class="wide"><table class="summary"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _image(plot: Plot) -> str:
     data = base64.b64encode(plot.path.read_bytes()).decode("ascii")
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(plot.path.stem)}">'
-            f"<figcaption>{_e(plot.caption)}</figcaption></figure>")
+    values = f" data-values='{_e(json.dumps(plot.values, sort_keys=True))}'" if plot.values else ""
+    return (f'<figure data-plot="{_e(plot.name)}"{values}><img src="data:image/png;base64,{data}" '
+            f'alt="{_e(plot.path.stem)}"><figcaption>{_e(plot.caption)}</figcaption></figure>')
 
 
-def _section_html(section: Section, plots: Sequence[Plot]) -> str:
-    setup = ", ".join(f"{key}={value}" for key, value in sorted(section.setup.items()))
-    return (f"<section><h2>{_e(section.title)}</h2><p class=\"setup\">{len(section.runs())} run(s); setup: {_e(setup)}</p>"
-            f"{_summary_table(section)}{''.join(_image(plot) for plot in plots)}</section>")
+def _section_html(section: Section, title: str, plots: Sequence[Plot]) -> str:
+    setup = ", ".join(f"{key}={_setup_value(value)}" for key, value in sorted(section.setup.items()))
+    return (f"<section><h2>{_e(title)}</h2><p class=\"setup\">{len(section.runs())} run(s); setup: {_e(setup)}</p>"
+            f"{_decision_table(section)}{_summary_table(section)}{''.join(_image(plot) for plot in plots)}</section>")
 
 
 def _environment_table(runs: Sequence[StoredRun]) -> str:
@@ -477,10 +559,14 @@ body { font-family: system-ui, sans-serif; margin: 2em; max-width: 1200px; color
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 td { white-space: nowrap; }
+th { max-width: 11em; }
+.decision td:nth-child(2), .decision th:nth-child(2) { text-align: left; }
+.wide { max-width: 100%; overflow-x: auto; }
+#render-check { display: none; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f2f2f2; }
 .sig { color: #b00020; font-weight: bold; }
-.setup, figcaption, .meta, #render-check { color: #555; font-size: 0.85em; }
+.setup, figcaption, .meta { color: #555; font-size: 0.85em; }
 figure { margin: 1em 0; }
 img { max-width: 100%; }
 """
@@ -490,9 +576,10 @@ window.addEventListener("load", function () {
   var images = Array.prototype.slice.call(document.images);
   var broken = images.filter(function (img) { return !(img.complete && img.naturalWidth > 0); }).length;
   var rows = document.querySelectorAll("table.summary tbody tr").length;
-  document.getElementById("render-check").textContent = broken
+  var width = document.documentElement.scrollWidth;
+  document.getElementById("render-check").textContent = (broken
     ? "broken images=" + broken + " of " + images.length + " rows=" + rows
-    : "ok images=" + images.length + " rows=" + rows;
+    : "ok images=" + images.length + " rows=" + rows) + " width=" + width;
 });
 """
 
@@ -526,9 +613,10 @@ def write_report(store: Store, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = store.load_results()
     parts = []
-    for index, section in enumerate(group_runs(runs)):
+    sections = group_runs(runs)
+    for index, (section, title) in enumerate(zip(sections, section_titles(sections))):
         slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{section.dataset}-{section.model}")
-        parts.append(_section_html(section, _write_plots(section, out_dir, f"{index:02d}-{slug}")))
+        parts.append(_section_html(section, title, _write_plots(section, out_dir, f"{index:02d}-{slug}")))
     body = "".join(parts) or "<p>The database holds no finished runs yet; run <code>augbench bench</code> first.</p>"
     path = out_dir / "report.html"
     path.write_text(_page(store, runs, body), encoding="utf-8")

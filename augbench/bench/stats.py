@@ -15,7 +15,8 @@ except ModuleNotFoundError as error:
 
 from augbench.errors import ConfigError
 
-__all__ = ["mean_ci", "paired_difference", "paired_p_value", "holm_adjusted", "holm", "probability_best"]
+__all__ = ["mean_ci", "paired_difference", "paired_p_value", "seeds_for_power", "holm_adjusted", "holm",
+           "probability_best"]
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
@@ -96,6 +97,58 @@ def paired_p_value(values: Mapping[int, float], reference: Mapping[int, float]) 
     variance = math.fsum((d - mean) ** 2 for d in differences) / (n - 1)
     t = mean / math.sqrt(variance / n)
     return min(1.0, 2.0 * float(stats.t.sf(abs(t), n - 1)))
+
+
+def seeds_for_power(
+    values: Mapping[int, float],
+    reference: Mapping[int, float],
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    limit: int = 1000,
+) -> float:
+    """Seeds a paired t-test needs to detect the observed difference with probability ``power``.
+
+    Takes the observed paired differences ``d_s = values[s] - reference[s]`` at face value (their
+    mean and standard deviation are the effect to detect) and returns the smallest ``n >= 2``
+    whose two-sided paired t-test at level ``alpha`` rejects with probability ``>= power``:
+    ``P(|T'| > t_{1-alpha/2, n-1})`` for ``T'`` noncentral t with ``n - 1`` degrees of freedom and
+    noncentrality ``sqrt(n) * mean(d) / std(d)``. A planning figure, as noisy as the few seeds it
+    comes from.
+
+    Args:
+        values, reference: metric per seed of the method and of the reference.
+        alpha: test level; power: wanted probability of rejecting; limit: largest ``n`` tried.
+
+    Returns:
+        The number of seeds; ``inf`` when the mean difference is 0 or more than ``limit`` seeds
+        would be needed; ``nan`` with fewer than 2 shared seeds. Identical nonzero differences
+        (no variance) need the minimum, 2.
+
+    >>> seeds_for_power({0: 0.86, 1: 0.88, 2: 0.86}, {0: 0.81, 1: 0.84, 2: 0.80})
+    4
+    >>> seeds_for_power({0: 0.85, 1: 0.82, 2: 0.80}, {0: 0.81, 1: 0.84, 2: 0.80})
+    167
+    >>> seeds_for_power({0: 0.82, 1: 0.84}, {0: 0.84, 1: 0.82})
+    inf
+    """
+    seeds = sorted(set(values) & set(reference))
+    if len(seeds) < 2:
+        return math.nan
+    differences = np.array([values[s] - reference[s] for s in seeds], dtype=np.float64)
+    mean, spread = float(differences.mean()), float(differences.std(ddof=1))
+    if mean == 0:
+        return math.inf
+    if spread == 0:
+        return 2
+    effect = abs(mean) / spread
+    for n in range(2, limit + 1):
+        critical = stats.t.ppf(1 - alpha / 2, n - 1)
+        noncentrality = effect * math.sqrt(n)
+        achieved = stats.nct.sf(critical, n - 1, noncentrality) + stats.nct.cdf(-critical, n - 1, noncentrality)
+        if achieved >= power:
+            return n
+    return math.inf
 
 
 def holm_adjusted(p_values: Mapping[str, float]) -> dict[str, float]:

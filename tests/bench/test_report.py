@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import html
+import json
 import os
 import re
 import shutil
@@ -11,10 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from augbench.bench.report import Stat, average_reliability, decision_columns, format_stat, group_runs, write_report
+from augbench.bench.report import (
+    _PLOTS,
+    MIN_BIN_SAMPLES,
+    Stat,
+    average_reliability,
+    decision_columns,
+    format_stat,
+    group_runs,
+    section_titles,
+    write_report,
+)
 from augbench.bench.run import RunResult
 from augbench.bench.spec import RunSpec
-from augbench.bench.stats import mean_ci, paired_difference, probability_best
+from augbench.bench.stats import mean_ci, paired_difference, probability_best, seeds_for_power
 from augbench.bench.store import Store, StoredRun
 from augbench.cli import main
 
@@ -125,15 +137,54 @@ def test_table_has_mean_ci_and_paired_difference(report: Path) -> None:
     assert f"<td>{noisy:+.2f} ± {noisy_half:.2f} <small>(3 pairs)</small></td>" in text
 
 
+def _decision_rows(section_html: str) -> dict[str, list[str]]:
+    """The decision table's cells by method, in table order."""
+    table = section_html.split('<table class="decision">')[1].split("</table>")[0]
+    return {method: re.findall(r"<td>(.*?)</td>", row)
+            for method, row in re.findall(r'<tr data-method="([^"]*)">(.*?)</tr>', table)}
+
+
 def test_table_has_holm_verdict_and_probability_of_being_best(report: Path) -> None:
     digits = report.read_text(encoding="utf-8").split("<section>")[1]
-    assert "survives Holm" in digits and "P(best test_accuracy)" in digits
-    rows = {re.findall(r"<td>([^<]*)</td>", row)[0]: re.findall(r"<td>([^<]*)</td>", row)[-2:]
-            for row in re.findall(r"<tr>(<td>.*?)</tr>", digits)}
+    assert "survives Holm" in digits and "P(best)" in digits
+    rows = _decision_rows(digits)
     best = probability_best({m: _percent(v) for m, v in ACCURACY.items()})
-    assert rows["affine"] == ["yes", f"{best['affine']:.2f}"]
-    assert rows["baseline"] == ["–", f"{best['baseline']:.2f}"]
+    assert rows["affine"][5:7] == ["yes", f"{best['affine']:.2f}"]
+    assert rows["baseline"][5:7] == ["–", f"{best['baseline']:.2f}"]
     assert best["affine"] > 0.9
+
+
+def test_decision_table_is_ranked_with_the_seeds_needed_for_80_percent_power(report: Path) -> None:
+    digits = report.read_text(encoding="utf-8").split("<section>")[1]
+    rows = _decision_rows(digits)
+    assert list(rows) == ["affine", INJECTED.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"),
+                          "baseline"]  # by mean accuracy: 86.67, 82.00, 81.67
+    assert [cells[0] for cells in rows.values()] == ["1", "2", "3"]
+    needed = seeds_for_power(_percent(ACCURACY["affine"]), _percent(ACCURACY["baseline"]))
+    assert rows["affine"][-1] == str(needed) and rows["baseline"][-1] == "–"
+
+
+def test_plotted_means_agree_with_the_table(report: Path) -> None:
+    for section in report.read_text(encoding="utf-8").split("<section>")[1:]:
+        plotted = json.loads(html.unescape(re.search(r'data-plot="accuracy" data-values=\'([^\']*)\'', section).group(1)))
+        table = {html.unescape(method): float(cells[3].split(" ± ")[0]) for method, cells in _decision_rows(section).items()}
+        assert plotted == table
+
+
+def test_section_titles_are_unique_and_name_the_setting() -> None:
+    sections = group_runs([_stored("baseline", 2), _stored("baseline", 3)])
+    assert section_titles(sections) == ["digits / harness_cnn (epochs=2)", "digits / harness_cnn (epochs=3)"]
+    assert section_titles(sections[:1]) == ["digits / harness_cnn"]
+
+
+def test_reliability_bins_with_few_samples_are_faded_and_hatched() -> None:
+    sparse = {"confidence": [0.3, 0.9], "accuracy": [0.2, 0.8], "count": [MIN_BIN_SAMPLES - 1, 50]}
+    spec = _spec("baseline", 0)
+    run = StoredRun(spec, spec.key, ENVIRONMENT, 0.0, {"test_accuracy": 0.8}, artifacts={"reliability": sparse})
+    section = group_runs([run])[0]
+    figure = _PLOTS["reliability"][0](section)
+    bars = [patch for patch in figure.axes[0].patches if patch.get_height() > 0]
+    assert sorted((round(bar.get_height(), 2), bool(bar.get_hatch())) for bar in bars) == [(0.2, True), (0.8, False)]
 
 
 def test_decision_columns_correct_for_multiple_comparisons() -> None:
@@ -157,6 +208,7 @@ def _stored_seeds(method: str, values: list[float]) -> list[StoredRun]:
 def test_table_columns_follow_the_stored_metrics(report: Path) -> None:
     text = report.read_text(encoding="utf-8")
     digits, cifar = text.split("<section>")[1:]
+    digits, cifar = (part.replace("<wbr>", "") for part in (digits, cifar))
     assert "<th>test_nll</th>" in digits and "<th>train_images_per_s</th>" in digits
     assert "test_nll" not in cifar and "train_images_per_s" not in cifar
     assert "<th>test_accuracy (%)</th>" in cifar and "<th>wall_time_s</th>" in cifar
@@ -238,13 +290,43 @@ def _chromium() -> str:
     return found
 
 
-def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+def _render(page: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Headless Chromium on ``page`` in a 1400 x 1000 window."""
     command = [
         _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", report.as_uri(),
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--window-size=1400,1000",
+        *extra, page.as_uri(),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    done = _render(report, tmp_path, "--dump-dom")
     check = re.search(r'<div id="render-check">([^<]*)</div>', done.stdout)
     assert check is not None, f"no render-check in chromium's DOM (exit {done.returncode}): {done.stderr[-2000:]}"
-    assert check.group(1) == f"ok images={EXPECTED_IMAGES} rows={EXPECTED_ROWS}"
+    assert re.fullmatch(rf"ok images={EXPECTED_IMAGES} rows={EXPECTED_ROWS} width=\d+", check.group(1))
+
+
+def test_a_wide_report_fits_a_1400_px_window(tmp_path: Path) -> None:
+    """Many methods with long names and every metric: the page still fits 1400 px (DOM scroll
+    width and the screenshot), the wide metric table scrolls inside its box."""
+    store = Store(str(tmp_path / "wide.db"))
+    metrics = ("test_accuracy", "test_nll", "test_ece", "test_corruption_accuracy", "test_fgsm_accuracy",
+               "test_pgd_accuracy", "train_images_per_s", "wall_time_s", "augmentation_time_fraction",
+               "peak_memory_mb", "test_linear_probe_accuracy", "test_knn_accuracy")
+    for index, method in enumerate(("baseline", "affine", "erasing", "rrc", "mixup", "cutmix", "augmix")):
+        for seed in SEEDS:
+            spec = RunSpec.create(dataset="digits", model="harness_cnn", method=method, seed=seed, epochs=2,
+                                  label=f"{method}-with-a-long-descriptive-label" if index else method)
+            values = {name: 0.5 + 0.01 * (index + seed) for name in metrics}
+            store.save(RunResult(spec, values, environment=ENVIRONMENT, artifacts={"reliability": _reliability(seed)}))
+    page = write_report(store, tmp_path / "wide")
+    check = re.search(r'<div id="render-check">([^<]*)</div>', _render(page, tmp_path, "--dump-dom").stdout)
+    assert check is not None
+    width = int(check.group(1).rsplit("width=", 1)[1])
+    assert width <= 1400, f"the page is {width} px wide"
+    shot = tmp_path / "shot.png"
+    _render(page, tmp_path, f"--screenshot={shot}")
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 1400

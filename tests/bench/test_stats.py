@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from augbench.bench.stats import holm, holm_adjusted, mean_ci, paired_p_value, probability_best
+from augbench.bench.stats import holm, holm_adjusted, mean_ci, paired_p_value, probability_best, seeds_for_power
 from augbench.errors import ConfigError
 
 
@@ -228,3 +228,12 @@ def test_bad_input_raises_config_error_in_one_line(call, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as error:
         call()
     assert "\n" not in str(error.value)
+
+
+def test_seeds_for_power_matches_the_textbook_paired_t_sample_sizes() -> None:
+    # effect size d = mean / sd of the paired differences; two-sided alpha 0.05, power 0.8:
+    # d = 1 needs 10 pairs, d = 0.5 needs 34 (Cohen's tables / G*Power)
+    zeros = {0: 0.0, 1: 0.0, 2: 0.0}
+    assert seeds_for_power({0: 0.0, 1: 1.0, 2: 2.0}, zeros) == 10
+    assert seeds_for_power({0: -0.5, 1: 0.5, 2: 1.5}, zeros) == 34
+    assert seeds_for_power({0: 0.5}, {0: 0.0}) != seeds_for_power({0: 0.5}, {0: 0.0})  # nan: one pair says nothing
