@@ -146,8 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="one section, one name per line (`augbench list methods`: what --methods accepts)")
 
     show = commands.add_parser("show", help="write a PNG grid of augmented samples")
-    show.add_argument("policy", help="a policy string (rand-m9-n2, rrc32-hflip, ...) or a method preset with one augmentation (affine)")
-    show.add_argument("--dataset", default="digits", help="dataset to take samples from (default digits)")
+    show.add_argument("policy", type=_component,
+                      help="a policy string (rand-m9-n2, rrc32-hflip), a transform spec ('{type: RandomAffine, "
+                      "degrees: 30}'), a mixer (cutmix, '{type: mixup, alpha: 0.4}') or a preset (affine, mixup)")
+    show.add_argument("--dataset", type=_component, default="digits",
+                      help="dataset to take class-balanced samples from (default digits)")
     show.add_argument("--data-root", default=None, help="folder of the dataset's files")
     show.add_argument("--out", type=Path, default=None, help="PNG path (default results/show-<policy>-<dataset>.png)")
     show.add_argument("--samples", type=_positive, default=8, help="rows (default 8)")
@@ -303,8 +306,11 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from augbench.bench.show import write_grid
 
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in args.policy)
-    out = args.out or Path("results") / f"show-{safe}-{args.dataset}.png"
+    def safe(spec: object) -> str:
+        text = spec if isinstance(spec, str) else "-".join(str(value) for value in spec.values())  # type: ignore[attr-defined]
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+    out = args.out or Path("results") / f"show-{safe(args.policy)}-{safe(args.dataset)}.png"
     path = write_grid(args.policy, args.dataset, out, samples=args.samples, views=args.views,
                       data_root=args.data_root, seed=args.seed)
     print(f"wrote {path}")

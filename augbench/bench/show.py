@@ -1,59 +1,188 @@
-"""``augbench show``: a PNG grid of augmented samples, to see what a policy does to a dataset."""
+"""``augbench show``: a labelled PNG grid of what a pipeline, policy or mixer does to a dataset.
+
+Rows are class-balanced samples (one class after another, round robin), labelled with their
+class; the first column is the original, then ``views`` independent draws. For a mixer each
+draw is the sample mixed with a partner of the batch, captioned with its weight ``lam`` (the
+sample's share of the target) and the partner's class. Cells are separated by gutters and
+enlarged with nearest-neighbour scaling, so pixels stay visible.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch import Tensor
+
+from augbench.data.streams import load_split
+from augbench.errors import ConfigError
 from augbench.extras import missing_extra
+from augbench.methods import MethodContext, build_method
+from augbench.mix.base import MIXERS, Mixer, build_mixer
+from augbench.policies.build import build_transform
+from augbench.registry import Spec, spec_type
 
 try:
-    from PIL import Image
+    from PIL import Image, ImageDraw, ImageFont
 except ModuleNotFoundError as error:
     raise missing_extra(error, "augbench show") from None
 
-from augbench.data import load_dataset
-from augbench.errors import ConfigError
-from augbench.methods import MethodContext, Supervised, build_method
-from augbench.policies import parse
+__all__ = ["Drawable", "resolve_drawable", "balanced_indices", "render_grid", "write_grid"]
 
-__all__ = ["augmentation_grid", "write_grid"]
+_GUTTER = 6  # pixels between cells
+_LABEL_WIDTH = 96  # the row label column
+_TEXT = 14  # the height of one text line
 
 
-def augmentation_grid(images: torch.Tensor, policy: str, views: int, seed: int = 0) -> torch.Tensor:
-    """A ``(C, rows * H, (views + 1) * W)`` uint8 grid: each row an original, then ``views`` draws.
+@dataclass(frozen=True)
+class Drawable:
+    """What a grid shows: an augmentation applied to each sample, then (optionally) a mixer."""
 
-    ``policy`` is a policy string or a method preset that trains with one augmentation
-    (``affine``); mixers and other training methods have no single-image view and are refused
-    with a one-line error.
+    name: str
+    transform: Any | None = None
+    mixer: Mixer | None = None
+
+
+def resolve_drawable(what: Spec, input_shape: tuple[int, ...], num_classes: int) -> Drawable:
+    """The augmentation and/or mixer named by ``what``.
+
+    Accepted: a policy string (``rand-m9-n2``), a transform spec (``{type: RandomAffine, ...}``),
+    a mixer name or spec (``cutmix``, ``{type: mixup, alpha: 0.4}``), or a training-method preset
+    whose training draws an augmentation or mixes (``affine``, ``mixup``).
+
+    Raises:
+        ConfigError: one line when ``what`` is none of these (a method that trains without a
+            per-sample view, such as ``baseline`` or ``fixmatch``, has nothing to draw).
     """
+    name = what if isinstance(what, str) else spec_type(what, "augmentation")
+    if name in MIXERS:
+        return Drawable(name, mixer=build_mixer(what, num_classes))
     try:
-        transform = parse(policy).build()
-    except ConfigError:
-        method = build_method(policy, MethodContext(10, tuple(images.shape[1:])))
-        if not isinstance(method, Supervised) or method.augment is None:
-            raise ConfigError(f"show: {policy!r} is not a policy or augmentation; give e.g. rand-m9-n2 or affine") from None
-        transform = method.augment
+        return Drawable(name, transform=build_transform(what))
+    except ConfigError as transform_error:
+        try:
+            method = build_method(what, MethodContext(num_classes, tuple(input_shape)))
+        except ConfigError:
+            raise transform_error from None
+    transform, mixer = getattr(method, "augment", None), getattr(method, "mixer", None)
+    if transform is None and mixer is None:
+        raise ConfigError(
+            f"show: {name!r} trains without a per-sample augmentation or mixer, so there is nothing to draw; "
+            "give a policy (rand-m9-n2), a transform spec, a mixer (cutmix) or a preset such as affine or mixup"
+        )
+    return Drawable(name, transform=transform, mixer=mixer)
+
+
+def balanced_indices(labels: Tensor, count: int) -> Tensor:
+    """``count`` sample indices taking the classes in turn (class 0's first sample, class 1's
+    first, ..., then each class's second), so every class appears before any repeats.
+
+    >>> balanced_indices(torch.tensor([0, 0, 1, 1, 2, 0]), 4).tolist()
+    [0, 2, 4, 1]
+    """
+    by_class = [torch.nonzero(labels == cls).flatten() for cls in labels.unique(sorted=True)]
+    picked: list[int] = []
+    for rank in range(max(len(members) for members in by_class)):
+        picked += [int(members[rank]) for members in by_class if rank < len(members)]
+    return torch.tensor(picked[:count], dtype=torch.int64)
+
+
+def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=12)
+    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
+        return ImageFont.load_default()
+
+
+def _cells(
+    drawable: Drawable, images: Tensor, labels: Tensor, names: Sequence[str], views: int, seed: int
+) -> list[list[tuple[Tensor, str]]]:
+    """Per row: ``(image (C, H, W) uint8, caption)`` for the original and every draw."""
     generator = torch.Generator().manual_seed(seed)
-    columns = [images] + [transform(images, generator=generator) for _ in range(views)]
-    height, width = images.shape[-2:]
-    if any(tuple(c.shape[-2:]) != (height, width) for c in columns):
-        columns = [columns[0]] + [torch.nn.functional.interpolate(c.float(), size=(height, width)).to(torch.uint8) for c in columns[1:]]
-    rows = torch.cat(columns, dim=3)  # (N, C, H, (views + 1) W)
-    return torch.cat(list(rows), dim=1)  # (C, N H, (views + 1) W)
+    rows: list[list[tuple[Tensor, str]]] = [[(image, "")] for image in images]
+    for _ in range(views):
+        drawn = images if drawable.transform is None else drawable.transform(images, generator=generator)
+        if tuple(drawn.shape[-2:]) != tuple(images.shape[-2:]):
+            drawn = torch.nn.functional.interpolate(drawn.float(), size=tuple(images.shape[-2:])).round().to(images.dtype)
+        captions = [""] * len(images)
+        if drawable.mixer is not None:
+            mixed = drawable.mixer(drawn, labels, generator=generator)
+            drawn = mixed.inputs
+            captions = [f"lam {float(lam):.2f} + {names[int(labels[partner])][:8]}"
+                        for lam, partner in zip(mixed.lam, mixed.index)]
+        for row, (image, caption) in enumerate(zip(drawn, captions)):
+            rows[row].append((image, caption))
+    return rows
 
 
-def write_grid(policy: str, dataset: str, out: Path, *, samples: int = 8, views: int = 6, scale: int = 4,
+def render_grid(
+    what: Spec,
+    images: Tensor,
+    labels: Tensor,
+    class_names: Sequence[str] = (),
+    *,
+    views: int = 6,
+    seed: int = 0,
+    scale: int = 4,
+) -> Image.Image:
+    """A labelled grid of ``what`` applied to ``images``.
+
+    Args:
+        what: a policy string, transform spec, mixer or preset (see :func:`resolve_drawable`).
+        images: ``(N, C, H, W)`` uint8 samples (one row each), ``C`` 1 or 3.
+        labels: ``(N,)`` int64 classes: row labels and mixing partners.
+        class_names: names of the classes (default: their indices).
+        views: independent draws per row.
+        seed: seed of the draws (the same seed, the same grid).
+        scale: nearest-neighbour enlargement of every cell.
+
+    Returns:
+        An RGB ``PIL.Image``: a title, column headers, then one labelled row per sample; mixed
+        cells are captioned ``lam <weight> + <partner class>``.
+    """
+    if images.ndim != 4 or images.dtype != torch.uint8 or images.shape[1] not in (1, 3) or not len(images):
+        raise ConfigError(f"show: images must be a non-empty (N, 1 or 3, H, W) uint8 batch, got "
+                          f"{tuple(images.shape)} {images.dtype}")
+    names = [str(name) for name in class_names] or [str(i) for i in range(int(labels.max()) + 1)]
+    drawable = resolve_drawable(what, tuple(images.shape[1:]), len(names))
+    rows = _cells(drawable, images, labels, names, views, seed)
+    height, width = images.shape[-2] * scale, images.shape[-1] * scale
+    caption = _TEXT if drawable.mixer is not None else 0
+    cell_w, cell_h = max(width, 70 if caption else 0), height + caption
+    top = 2 * _TEXT + _GUTTER
+    canvas = Image.new("RGB", (_LABEL_WIDTH + (views + 1) * (cell_w + _GUTTER),
+                               top + len(rows) * (cell_h + _GUTTER)), "white")
+    draw, font = ImageDraw.Draw(canvas), _font()
+    kind = "mixer" if drawable.mixer is not None else "augmentation"
+    draw.text((_GUTTER, 2), f"{drawable.name} ({kind}), seed {seed}", fill="black", font=font)
+    for column in range(views + 1):
+        draw.text((_LABEL_WIDTH + column * (cell_w + _GUTTER), _TEXT + 2), "original" if column == 0 else f"draw {column}",
+                  fill="dimgray", font=font)
+    for row, (cells, label) in enumerate(zip(rows, labels.tolist())):
+        y = top + row * (cell_h + _GUTTER)
+        draw.text((_GUTTER, y + height // 2 - _TEXT // 2), names[label][:14], fill="black", font=font)
+        for column, (image, text) in enumerate(cells):
+            pixels = image.permute(1, 2, 0).numpy()
+            tile = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).convert("RGB")
+            x = _LABEL_WIDTH + column * (cell_w + _GUTTER)
+            canvas.paste(tile.resize((width, height), Image.NEAREST), (x, y))
+            if text:
+                draw.text((x, y + height + 1), text, fill="dimgray", font=font)
+    return canvas
+
+
+def write_grid(what: Spec, dataset: Spec, out: Path, *, samples: int = 8, views: int = 6, scale: int = 4,
                data_root: str | None = None, seed: int = 0) -> Path:
-    """Write the grid of :func:`augmentation_grid` for the first ``samples`` images of ``dataset``."""
-    options = {"root": data_root} if data_root is not None and dataset != "digits" else {}
-    data = load_dataset(dataset, **options)
-    grid = augmentation_grid(data.inputs[:samples], policy, views, seed)
-    pixels = grid.permute(1, 2, 0).numpy()
-    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-    image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    """Write :func:`render_grid` of ``samples`` class-balanced training images of ``dataset`` to ``out`` (PNG)."""
+    data = load_split(dataset, "train", data_root)
+    if data.modality != "image":
+        raise ConfigError(f"show: {data.name!r} holds {data.modality} samples; show draws image grids")
+    chosen = balanced_indices(data.labels, samples)
+    grid = render_grid(what, data.inputs[chosen], data.labels[chosen], data.class_names, views=views, seed=seed,
+                       scale=scale)
     out.parent.mkdir(parents=True, exist_ok=True)
-    image.save(out)
+    grid.save(out)
     return out
-
-
