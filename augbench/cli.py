@@ -209,10 +209,11 @@ def _run(args: argparse.Namespace) -> int:
     experiment = _run_experiment(args)
     specs = experiment.runs()
     torch.set_num_threads(args.threads)
-    check_runs(specs, args.device)
+    costs = check_runs(specs, args.device)
     store = Store(args.db)
     try:
-        summary = run_all(specs, store, device=args.device, cache_dir=_cache_dir(args), progress=not args.no_progress)
+        summary = run_all(specs, store, device=args.device, cache_dir=_cache_dir(args), progress=not args.no_progress,
+                          costs=costs)
     except KeyboardInterrupt:
         print("\ninterrupted: finished runs and phases are saved; rerun the same command to resume", file=sys.stderr)
         return 130
@@ -236,12 +237,12 @@ def _bench(args: argparse.Namespace) -> int:
 
     experiment = load_experiment(args.config)
     specs = experiment.runs()
-    check_runs(specs, args.device)
+    costs = check_runs(specs, args.device)
     executor = build_executor(args.executor, workers=args.workers, threads=args.threads,
                               ray_address=args.ray_address, device=args.device, cache_dir=_cache_dir(args))
     store = Store(args.db)
     try:
-        summary = run_all(specs, store, executor=executor, progress=not args.no_progress)
+        summary = run_all(specs, store, executor=executor, progress=not args.no_progress, costs=costs)
     except KeyboardInterrupt:
         print("\ninterrupted: finished runs and phases are saved; rerun the same command to resume", file=sys.stderr)
         return 130

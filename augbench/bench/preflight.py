@@ -26,13 +26,16 @@ class SmallSplitWarning(UserWarning):
     """An evaluation split too small to tell methods apart (the run still goes ahead)."""
 
 
-def check_runs(specs: list[RunSpec], device: str | torch.device = "cpu") -> None:
+def check_runs(specs: list[RunSpec], device: str | torch.device = "cpu") -> dict[str, float]:
     """Dry-run every distinct run of ``specs`` (seeds aside) before any of them trains.
 
     The data of each distinct data setup is loaded and split once (seed 0 stands in for all
     seeds: sizes and shapes do not depend on it); each distinct (data, model, method,
     evaluations, optimisation) then takes one step per phase on a few samples and runs its
     evaluations (:func:`augbench.bench.run.dry_run`).
+
+    Returns:
+        Every run's relative cost by run key (seeds share their setup's), for the progress bar.
 
     Warns:
         SmallSplitWarning: an evaluation split under ``MIN_EVAL_SAMPLES`` samples (once per setup).
@@ -42,19 +45,21 @@ def check_runs(specs: list[RunSpec], device: str | torch.device = "cpu") -> None
     """
     parsed = check_device(device)
     datasets: dict[str, RunData] = {}
-    checked: set[str] = set()
+    costs: dict[str, float] = {}
+    checked: dict[str, float] = {}
     for spec in specs:
         setup = canonical_json([spec.dataset, spec.data.identity(), spec.data_root])
         if setup not in datasets:
             datasets[setup] = prepare_run_data(spec.dataset, spec.data, 0, spec.data_root)
             for message in small_splits(datasets[setup], spec.dataset_name):
                 warnings.warn(message, SmallSplitWarning, stacklevel=2)
-        what = canonical_json([setup, spec.model, spec.method, list(spec.evaluations), spec.optimizer, spec.schedule])
+        what = canonical_json([setup, spec.model, spec.method, list(spec.evaluations), spec.optimizer, spec.schedule,
+                               spec.epochs, spec.batch_size])
         if what in checked:
+            costs[spec.key] = checked[what]
             continue
-        checked.add(what)
         try:
-            dry_run(spec, datasets[setup], parsed)
+            checked[what] = costs[spec.key] = dry_run(spec, datasets[setup], parsed)
         except AugbenchError as error:
             raise ConfigError(f"run {_name(spec)} would fail: {error}") from None
         except Exception as error:  # a torch error deep inside a step: still one line, before training
@@ -62,6 +67,7 @@ def check_runs(specs: list[RunSpec], device: str | torch.device = "cpu") -> None
             raise ConfigError(
                 f"run {_name(spec)} would fail in its first step: {type(error).__name__}: {first}"
             ) from None
+    return costs
 
 
 def _name(spec: RunSpec) -> str:

@@ -213,7 +213,7 @@ PROBE_SAMPLES = 32
 """Samples per split (and per stream batch) of a dry run."""
 
 
-def dry_run(spec: RunSpec, data: RunData, device: torch.device | str = "cpu") -> None:
+def dry_run(spec: RunSpec, data: RunData, device: torch.device | str = "cpu") -> float:
     """Everything :func:`train_run` does, on ``PROBE_SAMPLES`` samples and one step per phase
     that updates nothing: each phase's model is built for the data, the method's step runs
     (its augmentation, forward and backward passes), then every evaluation runs on the
@@ -221,19 +221,25 @@ def dry_run(spec: RunSpec, data: RunData, device: torch.device | str = "cpu") ->
     a stream the data lacks or an evaluation the method cannot serve fails here, before any run
     trains.
 
+    Returns:
+        The run's estimated training seconds: per phase, the seconds of one probe step (timed on a
+        second step) scaled to the samples of an epoch (linearly), times its epochs, summed; the
+        progress bar weighs runs by it.
+
     Args:
         spec: the run.
         data: its data (any seed's: sizes and shapes do not depend on it).
         device: the training device.
     """
     device = check_device(device)
-    data = _probe_data(data)
+    full, data = data, _probe_data(data)
     context = MethodContext(data.num_classes, data.input_shape, data.modality)
     method: Method = build_method(spec.method, context)
     check_streams(method, tuple(data.streams), spec.label)
     normalize = get_modality(data.modality).fit_normalizer(data.streams["labeled"].inputs).to(device)
     models: dict[str, nn.Module] = {}
     phases = _phases(method, context, spec.label)
+    cost = 0.0
     for phase in phases:
         check_streams(phase.method, tuple(data.streams), spec.label)
         _check_view_shapes(phase.method, data.input_shape)
@@ -245,6 +251,10 @@ def dry_run(spec: RunSpec, data: RunData, device: torch.device | str = "cpu") ->
         ctx.batch = probe_batch(phase.method, data, settings, PROBE_SAMPLES, device)
         model.train()
         phase.method.training_step(ctx.batch, ctx).loss.backward()
+        started = time.perf_counter()  # a second step, without first-call overheads, for the cost estimate
+        phase.method.training_step(ctx.batch, ctx).loss.backward()
+        probe_samples = sum(len(part) for part in (ctx.batch[name] for name in ctx.batch))
+        cost += settings.epochs * (time.perf_counter() - started) * _epoch_samples(phase.method, full, settings) / probe_samples
         models[phase.name] = phase.method.eval_model(model)
         if phase.evaluations:
             evaluate_all(phase.evaluations, EvalContext(phase.method, models[phase.name], models, data, normalize,
@@ -252,6 +262,14 @@ def dry_run(spec: RunSpec, data: RunData, device: torch.device | str = "cpu") ->
     final = models[phases[-1].name]
     evaluate_all((*method.evaluations, *spec.evaluations),
                  EvalContext(method, final, models, data, normalize, device, spec.seed))
+    return cost
+
+
+def _epoch_samples(method: Method, data: RunData, settings: PhaseSettings) -> int:
+    """Samples one epoch of ``method`` reads over all its streams (steps times each stream's batch)."""
+    steps = -(-len(data.streams["labeled"]) // settings.batch_size)
+    per_step = {"labeled": settings.batch_size, "unlabeled": settings.batch_size * settings.ratio}
+    return steps * sum(per_step.get(name, settings.batch_size) for name in method.streams)
 
 
 def _check_view_shapes(method: Method, input_shape: tuple[int, ...]) -> None:

@@ -9,9 +9,10 @@ alpha 0.05), and the probability of being best (a paired bootstrap over seeds).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from augbench.extras import missing_extra
 
@@ -53,22 +54,29 @@ def run_all(
     device: str = "cpu",
     cache_dir: str | Path | None = None,
     progress: bool = True,
+    costs: Mapping[str, float] | None = None,
 ) -> RunSummary:
     """Train every spec not in ``store`` yet; the driver saves each result when it arrives.
 
-    Without an executor the runs train one after another in this process, with a progress bar
-    per epoch; with one they run in parallel and the bar counts runs. A run that fails is
+    Without an executor the runs train one after another in this process, the progress bar
+    moving per epoch; with one they run in parallel and it moves per run. A run that fails is
     reported and the others go on. An interruption loses only the runs in progress (their
     finished phases stay in the phase cache); a rerun resumes with the rest.
+
+    Args:
+        costs: each run's relative cost by run key (:func:`augbench.bench.preflight.check_runs`);
+            the bar then moves by cost, not by epoch or run, so its time left accounts for a
+            FixMatch epoch costing several baseline epochs. Without it every epoch (run) counts
+            the same.
     """
     done = store.finished_keys()
     pending = [spec for spec in specs if spec.key not in done]
     summary = RunSummary(skipped=len(specs) - len(pending))
-    if executor is None:
-        total, unit = sum(spec.epochs for spec in pending), "epoch"
-    else:
-        total, unit = len(pending), "run"
-    with tqdm(total=total, unit=unit, disable=not progress, dynamic_ncols=True) as bar:
+    weight = {spec.key: _weight(spec, costs, serial=executor is None) for spec in pending}
+    total = sum(weight.values())
+    bar_format = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]" if costs else None
+    unit = "epoch" if executor is None else "run"
+    with tqdm(total=total, unit=unit, disable=not progress, dynamic_ncols=True, bar_format=bar_format) as bar:
         if summary.skipped:
             bar.write(f"skipping {summary.skipped} finished run(s) found in the database")
 
@@ -87,24 +95,55 @@ def run_all(
             for spec in pending:
                 bar.set_description(_label(spec))
 
-                def planned(epochs: int, spec: RunSpec = spec) -> None:
-                    bar.total += epochs - spec.epochs
-                    bar.refresh()
-
+                moved = _RunProgress(bar, spec, weight[spec.key], by_cost=costs is not None)
                 try:
                     result = train_run(spec, device=device, cache_dir=cache_dir,
-                                       progress=Progress(planned=planned, epoch=lambda: bar.update(1)))
+                                       progress=Progress(planned=moved.planned, epoch=moved.epoch))
                 except KeyboardInterrupt:
                     raise
                 except Exception as error:  # one failed run is reported; the others go on
                     record(Outcome(spec, None, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"))
+                    moved.finish()
                     continue
+                moved.finish()  # cached phases report no epochs: the bar still ends where the run does
                 record(Outcome(spec, result))
         else:
             for outcome in executor.run(pending):
                 record(outcome)
-                bar.update(1)
+                bar.update(weight[outcome.spec.key])
     return summary
+
+
+class _RunProgress:
+    """Moves the bar through one serial run: ``weight`` spread over the epochs its phases plan."""
+
+    def __init__(self, bar: Any, spec: RunSpec, weight: float, by_cost: bool) -> None:
+        self.bar, self.spec, self.weight, self.by_cost = bar, spec, weight, by_cost
+        self.per_epoch = weight / max(1, spec.epochs)
+        self.moved = 0.0
+
+    def planned(self, epochs: int) -> None:
+        if self.by_cost:  # the run's cost is fixed: spread it over the epochs its phases plan
+            self.per_epoch = self.weight / max(1, epochs)
+        else:  # epochs are the unit, and the phases may plan more than spec.epochs
+            self.bar.total += epochs - self.spec.epochs
+            self.weight = float(epochs)
+        self.bar.refresh()
+
+    def epoch(self) -> None:
+        self.bar.update(self.per_epoch)
+        self.moved += self.per_epoch
+
+    def finish(self) -> None:
+        if self.weight > self.moved:
+            self.bar.update(self.weight - self.moved)
+
+
+def _weight(spec: RunSpec, costs: Mapping[str, float] | None, serial: bool) -> float:
+    """How far a run moves the progress bar: its cost, else its epochs (serial) or 1 (executor)."""
+    if costs is None:
+        return float(spec.epochs) if serial else 1.0
+    return max(costs.get(spec.key, 0.0), 1e-9)
 
 
 @dataclass(frozen=True)
