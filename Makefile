@@ -9,10 +9,11 @@ TORCH_CPU := torch==2.13.0
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 # torchvision only imports beside this torch build; it is a CUDA build that runs on the CPU here.
-PEER_PACKAGES := torch==2.14.1 torchvision==0.29.1 kornia albumentations
+PEER_PACKAGES := torch==2.14.1 torchvision==0.29.1 kornia albumentations timm==1.0.31
+# timm is the oracle of `make conformance` for policy strings.
 # torchaug (batched policies) is installed afterwards with --no-deps, so it cannot replace the pinned torch.
 
-.PHONY: run test bench install
+.PHONY: run test bench conformance install
 
 install: $(STAMP)
 
@@ -38,3 +39,8 @@ $(PEERS_STAMP): pyproject.toml Makefile
 bench: $(PEERS_STAMP)
 	$(PEERS)/bin/python benchmarks/throughput.py && $(PEERS)/bin/python benchmarks/policies.py
 	$(PEERS)/bin/python benchmarks/mixing.py
+
+# A report, not a test: kernels vs torchvision and Pillow, policy strings vs timm, on real
+# CIFAR-10 images from ../shared/data/cifar10 (or $AUGBENCH_DATA/cifar10). Exits 0 unless the suite crashes.
+conformance: $(PEERS_STAMP)
+	$(PEERS)/bin/python conformance/run.py

@@ -26,21 +26,23 @@ def check_target(target: str, who: str) -> None:
         raise InputValueError(f"{who}: unknown target {target!r}; use one of {TARGETS}")
 
 
-def check_batch(images: object, who: str, target: str = IMAGE) -> Tensor:
+def check_batch(images: object, who: str, target: str = IMAGE, *, allow_empty: bool = False) -> Tensor:
     """Validate a batch and return it.
 
-    Images must be ``(B, C, H, W)`` with ``B >= 1``, ``1 <= C <= 4``, dtype ``uint8`` (0-255)
-    or floating (finite, in [0, 1]). Masks must be ``(B, C, H, W)`` of an integer or bool dtype.
+    Images must be ``(B, C, H, W)`` with ``B >= 1`` (``B >= 0`` with ``allow_empty``),
+    ``1 <= C <= 4``, dtype ``uint8`` (0-255) or floating (finite, in [0, 1]). Masks must be
+    ``(B, C, H, W)`` of an integer or bool dtype.
 
     Args:
         images: the tensor to check.
         who: the name of the calling op, used in the message.
         target: ``"image"`` or ``"mask"``.
+        allow_empty: accept a batch of zero images (transforms and mixers return it empty).
 
     Raises:
         InputTypeError: not a tensor, or a dtype the target does not accept.
-        InputValueError: wrong number of dimensions, empty batch, implausible channel count,
-            NaN/inf or floating values outside [0, 1].
+        InputValueError: wrong number of dimensions, empty batch (unless ``allow_empty``),
+            implausible channel count, NaN/inf or floating values outside [0, 1].
     """
     check_target(target, who)
     if not isinstance(images, Tensor):
@@ -54,7 +56,7 @@ def check_batch(images: object, who: str, target: str = IMAGE) -> Tensor:
             f"{who}: expected a 4-D {target} batch (B, C, H, W), got shape {tuple(images.shape)}; {fix}"
         )
     batch, channels, height, width = images.shape
-    if batch == 0:
+    if batch == 0 and not allow_empty:
         raise InputValueError(f"{who}: empty batch (B=0); pass at least one {target}")
     if height == 0 or width == 0:
         raise InputValueError(f"{who}: {target}s have zero size {height}x{width}; pass non-empty images")
@@ -79,6 +81,8 @@ def check_batch(images: object, who: str, target: str = IMAGE) -> Tensor:
             f"{who}: images must be uint8 (0-255) or floating (0-1), got {images.dtype}; "
             "convert with x.to(torch.uint8) or x.float() / 255"
         )
+    if batch == 0:
+        return images  # no values to check
     low, high = torch.aminmax(images)
     low_value, high_value = float(low), float(high)
     if low_value != low_value or high_value != high_value:

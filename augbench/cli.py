@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="train with each augmentation over several seeds and compare test accuracy",
-        description="Train and compare augmentations in this process, one run after another (default: the cards' "
-        "harness on the embedded digits, the experiment of configs/digits.yaml). Flags override the --config file.",
+        description="Train and compare augmentations in this process, one run after another (default: the "
+        "benchmark's small-scale harness on the embedded digits, the experiment of configs/digits.yaml). "
+        "Flags override the --config file.",
     )
     run.add_argument("--config", type=Path, default=None, help="experiment YAML whose settings are the defaults (e.g. configs/digits.yaml)")
     run.add_argument(

@@ -21,9 +21,28 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from augbench.errors import InputTypeError, InputValueError
+from augbench.errors import ConfigError, InputTypeError, InputValueError
 
-__all__ = ["KeyedGenerator"]
+__all__ = ["KeyedGenerator", "sample_keys", "KEY_VIEWS"]
+
+KEY_VIEWS = 16
+"""Keys leave room for this many independently augmented views of one sample per pass (0..15)."""
+
+
+def sample_keys(ids: Tensor, passes: int, pool_size: int, view: int = 0) -> Tensor:
+    """Keys of dataset samples for keyed draws: ``(passes * pool_size + ids) * 16 + view``.
+
+    A sample's augmentation then depends on the seed, its index ``ids`` in a pool of
+    ``pool_size`` samples, how many passes over the pool came before (the epoch) and the view,
+    never on batch order, batch size or DataLoader worker; the benchmark's loop and
+    :class:`augbench.loader.BatchAugment` both use it.
+
+    >>> sample_keys(torch.tensor([3, 0]), passes=2, pool_size=10, view=1).tolist()
+    [369, 321]
+    """
+    if isinstance(view, bool) or not isinstance(view, int) or not 0 <= view < KEY_VIEWS:
+        raise ConfigError(f"ctx.keys(view={view}): view must be in 0..{KEY_VIEWS - 1}")
+    return (passes * pool_size + ids) * KEY_VIEWS + view
 
 _MASK32 = 0xFFFFFFFF
 _MIX_A = 0x7FEB352D

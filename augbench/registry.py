@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import enum
 import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
@@ -71,6 +72,8 @@ def _numbers(value: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):  # e.g. an InterpolationMode default: its string value
+        return _plain(value.value)
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -15,7 +15,7 @@ from torch import nn
 
 import augbench
 from augbench.bench.device import check_device
-from augbench.bench.spec import RunSpec, resolve_component
+from augbench.bench.spec import CONVENTIONS, RunSpec, resolve_component
 from augbench.data.streams import RunData, Split, prepare_run_data
 from augbench.errors import ConfigError
 from augbench.evaluation import EvalContext, evaluate_all
@@ -109,6 +109,7 @@ def _phase_identity(spec: RunSpec, phase: Phase, model: dict[str, Any], settings
         "schedule": resolve_component("schedule", settings.schedule),
         "frozen": list(settings.frozen),
         "after": after,
+        "conventions": CONVENTIONS,
     })
 
 

@@ -24,7 +24,13 @@ from augbench.models import MODEL_CONTEXT, MODELS
 from augbench.registry import Spec, canonical_json
 from augbench.train.optim import OPTIMIZERS, SCHEDULES, build_optimizer, build_schedule
 
-__all__ = ["RunSpec", "MODEL_CONTEXT", "DATASET_CONTEXT", "DEFAULT_OPTIMIZER", "DEFAULT_SCHEDULE", "resolve_component"]
+__all__ = ["RunSpec", "MODEL_CONTEXT", "DATASET_CONTEXT", "DEFAULT_OPTIMIZER", "DEFAULT_SCHEDULE", "CONVENTIONS",
+           "resolve_component"]
+
+CONVENTIONS = 2
+"""The version of what specs mean, hashed into every run key and phase-cache key: bumped when a
+spec keeps its text but changes its meaning, so no stored result or cached phase of the old
+meaning is reused (2: policy strings such as ``rand-m9-n2`` take timm's meaning)."""
 
 DATASET_CONTEXT = ("root", "split", "verify")
 """Dataset options that say where and how to read files, not what the data is."""
@@ -145,8 +151,8 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        """The run key: a hash of the canonical JSON of :meth:`identity`."""
-        return hashlib.sha256(canonical_json(self.identity()).encode()).hexdigest()[:20]
+        """The run key: a hash of the canonical JSON of :meth:`identity` and :data:`CONVENTIONS`."""
+        return hashlib.sha256(canonical_json({**self.identity(), "conventions": CONVENTIONS}).encode()).hexdigest()[:20]
 
     def to_dict(self) -> dict[str, Any]:
         """The identity plus label and data root (what the store keeps as the run's spec)."""

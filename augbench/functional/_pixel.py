@@ -22,14 +22,8 @@ def image_max(images: Tensor, who: str) -> float:
     """The value of white: 255.0 for uint8, 1.0 for floating images.
 
     Raises:
-        InputValueError: ``images`` is not 4-D ``(B, C, H, W)``.
         InputTypeError: a dtype other than uint8 or floating.
     """
-    if not isinstance(images, Tensor) or images.ndim != 4:
-        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
-        raise InputValueError(
-            f"{who}: expected a (B, C, H, W) image tensor, got {shape}; add the batch axis with x[None]"
-        )
     if images.dtype == torch.uint8:
         return 255.0
     if images.is_floating_point():
@@ -45,7 +39,7 @@ def check_channels(images: Tensor, who: str, allowed: tuple[int, ...]) -> None:
     if channels not in allowed:
         names = " or ".join(f"{count} ({'grey' if count == 1 else 'RGB'})" for count in allowed)
         raise InputValueError(
-            f"{who}: needs {names} channels, got shape {tuple(images.shape)}; pass images as (B, 3, H, W) RGB"
+            f"{who}: needs {names} channels, got {channels}; for RGBA drop the alpha channel with x[..., :3, :, :]"
         )
 
 
@@ -161,11 +155,10 @@ def blend_lut(images: Tensor, degenerate: Tensor, factor: Tensor) -> Tensor:
     each sample gets a 256-entry table computed with :func:`blend`'s float32 arithmetic (the
     same values, bit for bit), applied with one gather.
     """
-    batch = images.shape[0]
     levels = torch.arange(256, dtype=torch.float32, device=images.device)
     base = degenerate.to(torch.float32)[:, None]
     table = to_uint8((levels - base).mul_(factor.to(torch.float32)[:, None]).add_(base).clamp_(0.0, 255.0))
-    return table.gather(1, images.reshape(batch, -1).long()).view_as(images)
+    return table.gather(1, images.flatten(1).long()).view_as(images)
 
 
 def to_uint8(values: Tensor) -> Tensor:
@@ -174,3 +167,15 @@ def to_uint8(values: Tensor) -> Tensor:
     Through int16: the same values, several times faster on the CPU than the direct cast.
     """
     return values.to(torch.int16).to(torch.uint8)
+
+
+def to_levels(images: Tensor) -> Tensor:
+    """Floating images in [0, 1] as uint8 levels, as torchvision's ``to_dtype(torch.uint8, scale=True)``.
+
+    ``floor(255.999 x)``: every multiple of 1 / 255 keeps its own level, and the top level
+    covers ``[255 / 255.999, 1]`` instead of only ``x == 1``.
+    """
+    return to_uint8(images * _LEVEL_SCALE)
+
+
+_LEVEL_SCALE = 255.999

@@ -1,9 +1,10 @@
 """Colour and intensity kernels of AutoAugment / RandAugment, batched with per-sample parameters.
 
-Every op takes ``(B, C, H, W)`` uint8 images (0-255) or floating images (0-1) and returns the
-same shape and dtype. Each parameter is a number or a ``(B,)`` tensor with one value per sample,
-given in the images' own scale where it is an intensity (e.g. a solarize threshold of 128 for
-uint8 is 128 / 255 for float images).
+Every op takes ``(..., C, H, W)`` uint8 images (0-255) or floating images (0-1) (a ``(B, C, H, W)``
+batch, an unbatched image or extra leading dims, see :mod:`augbench.functional._leading_dims`)
+and returns the same dtype. Each parameter is a number or a tensor with one value per image
+(``(B,)`` for a batch), given in the images' own scale where it is an intensity (e.g. a solarize
+threshold of 128 for uint8 is 128 / 255 for float images).
 
 On uint8 images the ops reproduce Pillow's definitions, which the AutoAugment and RandAugment
 reference code uses (``ImageOps`` and ``ImageEnhance``): blends truncate like ``Image.blend``,
@@ -19,8 +20,17 @@ import torch
 from torch import Tensor
 
 from augbench.errors import InputValueError
-from augbench.functional._pixel import blend, blend_lut, check_channels, checked_param, image_max, per_sample
-from augbench.functional._utils import BatchParam, compute_dtype, restore_dtype
+from augbench.functional._leading_dims import leading_dims
+from augbench.functional._pixel import (
+    blend,
+    blend_lut,
+    check_channels,
+    checked_param,
+    image_max,
+    per_sample,
+    to_levels,
+)
+from augbench.functional._utils import BatchParam, compute_dtype
 
 __all__ = [
     "identity",
@@ -40,38 +50,42 @@ _LUMA_FIXED = (19595, 38470, 7471)
 _LUMA = (0.299, 0.587, 0.114)
 
 
+@leading_dims()
 def identity(images: Tensor) -> Tensor:
-    """Return ``images`` unchanged (RandAugment's Identity op; the same tensor, not a copy).
+    """Return the input unchanged (RandAugment's Identity op; for a 4-D batch the same tensor, not a copy).
 
     Shape:
-        ``(B, C, H, W)`` of any dtype -> the same tensor.
+        ``(..., C, H, W)`` of any dtype -> the same shape and values.
     """
     return images
 
 
+@leading_dims()
 def invert(images: Tensor) -> Tensor:
     """Negate intensities: ``255 - x`` for uint8, ``1 - x`` for floats (``ImageOps.invert``, torchvision).
 
     Shape:
-        ``(B, C, H, W)`` uint8 or floating -> same shape and dtype.
+        ``(..., C, H, W)`` uint8 or floating -> same shape and dtype.
     """
     white = image_max(images, "invert")
     return white - images if images.is_floating_point() else 255 - images
 
 
+@leading_dims("threshold")
 def solarize(images: Tensor, threshold: BatchParam) -> Tensor:
     """Invert every pixel value at or above ``threshold`` (``ImageOps.solarize``, torchvision).
 
     A threshold above the maximum (256 for uint8, anything > 1 for floats, e.g. 256 / 255)
-    leaves the image unchanged; 0 inverts it entirely. Like Pillow and torchvision, a threshold
-    equal to white (255, or 1.0 for floats) still inverts pure white pixels.
+    leaves the image unchanged (torchvision refuses thresholds above white); 0 inverts it
+    entirely. Like Pillow and torchvision, a threshold equal to white (255, or 1.0 for floats)
+    still inverts pure white pixels.
 
     Args:
-        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1).
+        inpt: ``(..., C, H, W)`` uint8 (0-255) or floating (0-1).
         threshold: per-sample threshold (>= 0) in the images' scale.
 
     Shape:
-        ``(B, C, H, W)`` -> same shape and dtype.
+        ``(..., C, H, W)`` -> same shape and dtype.
 
     Example:
         >>> solarize(torch.tensor([0, 100, 200, 255], dtype=torch.uint8).view(1, 1, 1, 4), 128).flatten().tolist()
@@ -85,6 +99,7 @@ def solarize(images: Tensor, threshold: BatchParam) -> Tensor:
     return torch.where(images >= per_sample(threshold_t), invert(images), images)
 
 
+@leading_dims("addition", "threshold")
 def solarize_add(images: Tensor, addition: BatchParam, threshold: BatchParam | None = None) -> Tensor:
     """Add ``addition`` to every pixel value below ``threshold``, clipping (TF AutoAugment's SolarizeAdd).
 
@@ -92,13 +107,13 @@ def solarize_add(images: Tensor, addition: BatchParam, threshold: BatchParam | N
     uint8 sum saturates at 0 and 255. Addition 0 (or threshold 0) leaves the image unchanged.
 
     Args:
-        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1).
+        inpt: ``(..., C, H, W)`` uint8 (0-255) or floating (0-1).
         addition: per-sample offset in the images' scale (uint8: rounded to whole levels).
         threshold: per-sample threshold (>= 0) in the images' scale; default 128 for uint8,
             128 / 255 for floats (the reference's default).
 
     Shape:
-        ``(B, C, H, W)`` -> same shape and dtype.
+        ``(..., C, H, W)`` -> same shape and dtype.
     """
     white = image_max(images, "solarize_add")
     threshold = 128.0 * white / 255.0 if threshold is None else threshold
@@ -111,20 +126,22 @@ def solarize_add(images: Tensor, addition: BatchParam, threshold: BatchParam | N
     return torch.where(images < threshold_t, added, images)
 
 
+@leading_dims("bits")
 def posterize(images: Tensor, bits: BatchParam) -> Tensor:
     """Keep the ``bits`` most significant bits of each 8-bit value (``ImageOps.posterize``).
 
     Posterizing is defined on 8-bit values, so floating images are quantised to 0-255 levels
-    (``round(255 x)``), posterized and scaled back: the float result equals the uint8 result
-    divided by 255 (torchvision's float kernel instead floors ``x * 2**bits``).
+    (``floor(255.999 x)``, torchvision's float-to-uint8 conversion), posterized and scaled back:
+    the float result equals the uint8 result divided by 255. (torchvision's float kernel returns
+    ``floor(x * 2**bits) / 2**bits`` instead, e.g. 0.5 where the 8-bit result is 128 / 255.)
 
     Args:
-        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1).
+        inpt: ``(..., C, H, W)`` uint8 (0-255) or floating (0-1).
         bits: per-sample number of bits kept, a whole number in [0, 8]; 8 is the identity,
             0 makes the image black.
 
     Shape:
-        ``(B, C, H, W)`` -> same shape and dtype.
+        ``(..., C, H, W)`` -> same shape and dtype.
 
     Example:
         >>> images = torch.tensor([0, 100, 200, 255], dtype=torch.uint8).view(1, 1, 1, 4)
@@ -136,10 +153,11 @@ def posterize(images: Tensor, bits: BatchParam) -> Tensor:
     mask = per_sample(256 - torch.bitwise_left_shift(torch.ones_like(bits_t), 8 - bits_t)).to(torch.uint8)
     if images.dtype == torch.uint8:
         return images & mask
-    levels = (images * 255.0).round_().to(torch.uint8)
+    levels = to_levels(images)
     return (levels & mask).to(images.dtype) / 255.0
 
 
+@leading_dims()
 def rgb_to_grayscale(images: Tensor, num_output_channels: int = 1) -> Tensor:
     """Luma of RGB images, ``L = 0.299 R + 0.587 G + 0.114 B`` (ITU-R 601-2).
 
@@ -149,11 +167,11 @@ def rgb_to_grayscale(images: Tensor, num_output_channels: int = 1) -> Tensor:
     (repeated to ``num_output_channels``).
 
     Args:
-        images: ``(B, 3, H, W)`` RGB or ``(B, 1, H, W)`` grey, uint8 or floating.
+        inpt: ``(..., 3, H, W)`` RGB or ``(..., 1, H, W)`` grey, uint8 or floating.
         num_output_channels: 1, or 3 to repeat the grey channel.
 
     Shape:
-        ``(B, C, H, W)`` -> ``(B, num_output_channels, H, W)``, same dtype.
+        ``(..., C, H, W)`` -> ``(..., num_output_channels, H, W)``, same dtype.
     """
     image_max(images, "rgb_to_grayscale")
     check_channels(images, "rgb_to_grayscale", (1, 3))
@@ -174,6 +192,7 @@ def _luma(images: Tensor) -> Tensor:
     return (images * weights).sum(1, keepdim=True)
 
 
+@leading_dims("brightness_factor")
 def adjust_brightness(images: Tensor, brightness_factor: BatchParam) -> Tensor:
     """Scale intensities by ``brightness_factor`` (``ImageEnhance.Brightness``: blend with black).
 
@@ -181,11 +200,12 @@ def adjust_brightness(images: Tensor, brightness_factor: BatchParam) -> Tensor:
     ``Image.blend`` and clipped to 255.
 
     Args:
-        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1), any channel count.
+        inpt: ``(..., C, H, W)`` uint8 (0-255) or floating (0-1), any channel count
+            (torchvision: 1 or 3).
         brightness_factor: per-sample factor >= 0; 0 gives black, 1 the original image.
 
     Shape:
-        ``(B, C, H, W)`` -> same shape and dtype.
+        ``(..., C, H, W)`` -> same shape and dtype.
     """
     image_max(images, "adjust_brightness")
     factor = checked_param(brightness_factor, images, "brightness_factor", "adjust_brightness", low=0.0)
@@ -194,19 +214,21 @@ def adjust_brightness(images: Tensor, brightness_factor: BatchParam) -> Tensor:
     return blend(images, torch.zeros((), dtype=images.dtype, device=images.device), factor)
 
 
+@leading_dims("contrast_factor")
 def adjust_contrast(images: Tensor, contrast_factor: BatchParam) -> Tensor:
     """Blend each image with the mean of its grey version (``ImageEnhance.Contrast``).
 
     Pillow's convention: the mean is taken over the luma image (``convert("L")``) and, for
     uint8, rounded to a whole grey level; the blend truncates like ``Image.blend``. Floating
-    images use the unrounded mean (as torchvision does).
+    images use the unrounded mean (as torchvision does). torchvision takes the mean of its own
+    grey (weights 0.2989/0.587/0.114, floored for uint8), unrounded.
 
     Args:
-        images: ``(B, 3, H, W)`` RGB or ``(B, 1, H, W)`` grey, uint8 (0-255) or floating (0-1).
+        inpt: ``(..., 3, H, W)`` RGB or ``(..., 1, H, W)`` grey, uint8 (0-255) or floating (0-1).
         contrast_factor: per-sample factor >= 0; 0 gives a flat grey image, 1 the original.
 
     Shape:
-        ``(B, C, H, W)`` -> same shape and dtype.
+        ``(..., C, H, W)`` -> same shape and dtype.
     """
     image_max(images, "adjust_contrast")
     check_channels(images, "adjust_contrast", (1, 3))
@@ -216,55 +238,61 @@ def adjust_contrast(images: Tensor, contrast_factor: BatchParam) -> Tensor:
         pixels = grey.shape[-2] * grey.shape[-1]
         mean = grey.sum((1, 2, 3), dtype=torch.int64).to(torch.float64) / pixels
         return blend_lut(images, torch.floor(mean + 0.5), factor)
-    else:
-        degenerate = grey.mean((1, 2, 3))
-    return blend(images, per_sample(degenerate), factor)
+    return blend(images, per_sample(grey.mean((1, 2, 3))), factor)
 
 
+@leading_dims("saturation_factor")
 def adjust_saturation(images: Tensor, saturation_factor: BatchParam) -> Tensor:
     """Blend each RGB image with its grey version (``ImageEnhance.Color``, torchvision).
 
     Pillow's convention for uint8: grey is ``convert("L")`` and the blend truncates like
-    ``Image.blend``. Floats blend with the exact luma.
+    ``Image.blend`` (torchvision blends with its own grey, weights 0.2989/0.587/0.114 floored,
+    which can differ by one level). Floats blend with the exact luma. Grey images are returned
+    unchanged, as Pillow and torchvision do.
 
     Args:
-        images: ``(B, 3, H, W)`` RGB, uint8 (0-255) or floating (0-1).
+        inpt: ``(..., 3, H, W)`` RGB or ``(..., 1, H, W)`` grey, uint8 (0-255) or floating (0-1).
         saturation_factor: per-sample factor >= 0; 0 gives grey, 1 the original image,
             > 1 oversaturates.
 
     Shape:
-        ``(B, 3, H, W)`` -> same shape and dtype.
+        ``(..., C, H, W)`` -> same shape and dtype.
 
     Raises:
-        InputValueError: images without exactly 3 channels.
+        InputValueError: images with other than 1 or 3 channels.
     """
     image_max(images, "adjust_saturation")
-    check_channels(images, "adjust_saturation", (3,))
+    check_channels(images, "adjust_saturation", (1, 3))
     factor = checked_param(saturation_factor, images, "saturation_factor", "adjust_saturation", low=0.0)
-    return blend(images, _luma(images), factor)
+    return images if images.shape[1] == 1 else blend(images, _luma(images), factor)
 
 
+@leading_dims("hue_factor")
 def adjust_hue(images: Tensor, hue_factor: BatchParam) -> Tensor:
     """Rotate the hue of RGB images by ``hue_factor`` turns, keeping HSV saturation and value.
 
     torchvision's tensor convention: the shift is done on exact (floating) HSV values and uint8
-    results are rounded. (torchvision's PIL path shifts an 8-bit HSV image instead, which
-    quantises hue and saturation and can move values by several levels.)
+    results are quantised as torchvision's ``to_dtype`` does, ``floor(255.999 x)``.
+    (torchvision's PIL path shifts an 8-bit HSV image instead, which quantises hue and
+    saturation and can move values by several levels.) Grey images are returned unchanged, as
+    Pillow and torchvision do.
 
     Args:
-        images: ``(B, 3, H, W)`` RGB, uint8 (0-255) or floating (0-1).
+        inpt: ``(..., 3, H, W)`` RGB or ``(..., 1, H, W)`` grey, uint8 (0-255) or floating (0-1).
         hue_factor: per-sample shift in [-0.5, 0.5] of a full turn around the hue circle
             (0.5 = 180 degrees, giving the complementary colours); 0 is the identity.
 
     Shape:
-        ``(B, 3, H, W)`` -> same shape and dtype.
+        ``(..., C, H, W)`` -> same shape and dtype.
 
     Raises:
-        InputValueError: images without exactly 3 channels, or ``hue_factor`` outside [-0.5, 0.5].
+        InputValueError: images with other than 1 or 3 channels, or ``hue_factor`` outside [-0.5, 0.5].
     """
     white = image_max(images, "adjust_hue")
-    check_channels(images, "adjust_hue", (3,))
+    check_channels(images, "adjust_hue", (1, 3))
     shift = checked_param(hue_factor, images, "hue_factor", "adjust_hue", low=-0.5, high=0.5)
+    if images.shape[1] == 1:
+        return images
     rgb = images.to(compute_dtype(images)) / white
     value = rgb.amax(1, keepdim=True)
     chroma = value - rgb.amin(1, keepdim=True)  # = value * saturation
@@ -275,7 +303,7 @@ def adjust_hue(images: Tensor, hue_factor: BatchParam) -> Tensor:
     offsets = torch.tensor([5.0, 3.0, 1.0], dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
     k = torch.remainder(offsets + hue, 6.0)
     result = value - chroma * torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
-    return restore_dtype(result * white, images.dtype)
+    return to_levels(result) if images.dtype == torch.uint8 else result.to(images.dtype)
 
 
 def _hue_sextants(rgb: Tensor, value: Tensor, chroma: Tensor) -> Tensor:

@@ -8,14 +8,16 @@ from typing import Union
 import torch
 from torch import Tensor
 
-from augbench.errors import InputValueError
+from augbench.functional._leading_dims import leading_dims
 from augbench.functional._pixel import checked_param
+from augbench.functional._resample import check_geometry_batch
 from augbench.functional._utils import BatchParam, Scalar
 from augbench.functional.erasing import erase
 
 __all__ = ["cutout"]
 
 
+@leading_dims("center_y", "center_x", "size")
 def cutout(
     images: Tensor,
     center_y: BatchParam,
@@ -31,7 +33,7 @@ def cutout(
     AutoAugment ``cutout(pad_size)`` op is ``size = 2 * pad_size``. Built on :func:`erase`.
 
     Args:
-        images: ``(B, C, H, W)`` of any dtype.
+        images: ``(B, C, H, W)`` of any dtype; ``B`` may be 0.
         center_y, center_x: per-sample centre pixel (whole numbers, may lie outside the image).
         size: per-sample side length in pixels, a whole number >= 0 (0 leaves the image unchanged).
         fill: value(s) written into the square, in the images' own scale (the paper: 0 after
@@ -40,9 +42,7 @@ def cutout(
     Shape:
         ``(B, C, H, W)`` -> same shape and dtype; a new tensor.
     """
-    if not isinstance(images, Tensor) or images.ndim != 4:
-        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
-        raise InputValueError(f"cutout: expected a (B, C, H, W) tensor, got {shape}; add the batch axis with x[None]")
+    check_geometry_batch(images, "cutout")
     side = checked_param(size, images, "size", "cutout", low=0.0, integral=True).round().to(torch.int64)
     top = checked_param(center_y, images, "center_y", "cutout", integral=True).round().to(torch.int64) - side // 2
     left = checked_param(center_x, images, "center_x", "cutout", integral=True).round().to(torch.int64) - side // 2

@@ -14,6 +14,7 @@ import torch.nn.functional as nnf
 from torch import Tensor
 
 from augbench.errors import InputValueError
+from augbench.functional._leading_dims import leading_dims
 from augbench.functional._pixel import blend, checked_param, image_max, per_sample
 from augbench.functional._utils import BatchParam, compute_dtype, restore_dtype
 
@@ -28,6 +29,7 @@ _SMOOTH_CENTRE = 5.0
 _SMOOTH_SUM = 13.0
 
 
+@leading_dims("sharpness_factor")
 def adjust_sharpness(images: Tensor, sharpness_factor: BatchParam) -> Tensor:
     """Blend each image with a smoothed copy of itself (``ImageEnhance.Sharpness``).
 
@@ -37,12 +39,13 @@ def adjust_sharpness(images: Tensor, sharpness_factor: BatchParam) -> Tensor:
     torchvision's tensor kernel uses the same filter and border. Floats skip the rounding.
 
     Args:
-        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1), any channel count.
+        inpt: ``(..., C, H, W)`` uint8 (0-255) or floating (0-1), any channel count
+            (torchvision: 1 or 3).
         sharpness_factor: per-sample factor >= 0; 0 gives the smoothed image, 1 the original,
             > 1 sharpens.
 
     Shape:
-        ``(B, C, H, W)`` -> same shape and dtype. Images smaller than 3x3 are all border and
+        ``(..., C, H, W)`` -> same shape and dtype. Images smaller than 3x3 are all border and
         come back unchanged.
     """
     image_max(images, "adjust_sharpness")
@@ -77,6 +80,7 @@ def adjust_sharpness(images: Tensor, sharpness_factor: BatchParam) -> Tensor:
     return result.clamp_(0.0, 1.0)
 
 
+@leading_dims("sigma")
 def gaussian_blur(images: Tensor, kernel_size: KernelSize, sigma: Sigma = None) -> Tensor:
     """Blur each image with its own Gaussian kernel (torchvision's ``gaussian_blur``).
 
@@ -86,7 +90,7 @@ def gaussian_blur(images: Tensor, kernel_size: KernelSize, sigma: Sigma = None) 
     with repeated box blurs and differs.)
 
     Args:
-        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1).
+        inpt: ``(..., C, H, W)`` uint8 (0-255) or floating (0-1).
         kernel_size: odd kernel width and height ``(kx, ky)`` in pixels, or one int for both;
             the same for every sample, and each half-width must be smaller than the image side.
         sigma: standard deviation in pixels (> 0), a number or ``(B,)`` tensor for both axes,
@@ -94,7 +98,7 @@ def gaussian_blur(images: Tensor, kernel_size: KernelSize, sigma: Sigma = None) 
             torchvision does: ``0.3 * ((k - 1) / 2 - 1) + 0.8``.
 
     Shape:
-        ``(B, C, H, W)`` -> same shape and dtype.
+        ``(..., C, H, W)`` -> same shape and dtype.
     """
     image_max(images, "gaussian_blur")
     size_x, size_y = _kernel_pair(kernel_size)
@@ -107,6 +111,8 @@ def gaussian_blur(images: Tensor, kernel_size: KernelSize, sigma: Sigma = None) 
     sigmas = _sigma_pair(sigma, size_x, size_y)
     dtype = compute_dtype(images)
     sigma_x, sigma_y = (checked_param(s, images, "sigma", "gaussian_blur", low=0.0, open_low=True) for s in sigmas)
+    if not images.numel():
+        return images.clone()  # nothing to blur, and a convolution needs at least one group
     kernel_x, kernel_y = _gaussian_kernel(sigma_x, size_x, dtype), _gaussian_kernel(sigma_y, size_y, dtype)
     # Channels of all samples become the groups of one convolution: (1, B*C, H, W).
     groups = batch * channels

@@ -11,13 +11,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from augbench.functional._pixel import image_max
+from augbench.functional._leading_dims import leading_dims
+from augbench.functional._pixel import image_max, to_levels
 
 __all__ = ["autocontrast", "equalize"]
 
 _LEVELS = 256
 
 
+@leading_dims()
 def autocontrast(images: Tensor) -> Tensor:
     """Stretch each channel of each image so that its minimum becomes 0 and its maximum white.
 
@@ -27,18 +29,18 @@ def autocontrast(images: Tensor) -> Tensor:
     ``(x - lo) / (hi - lo)`` exactly. A constant channel (``hi == lo``) is left unchanged.
 
     Args:
-        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1), any channel count.
+        inpt: ``(..., C, H, W)`` uint8 (0-255) or floating (0-1), any channel count
+            (torchvision: 1 or 3).
 
     Shape:
-        ``(B, C, H, W)`` -> same shape and dtype.
+        ``(..., C, H, W)`` -> same shape and dtype.
 
     Example:
         >>> autocontrast(torch.tensor([50, 100, 150], dtype=torch.uint8).view(1, 1, 1, 3)).flatten().tolist()
         [0, 127, 255]
     """
     image_max(images, "autocontrast")
-    batch, channels = images.shape[:2]
-    flat = images.reshape(batch, channels, -1)
+    flat = images.flatten(2)
     low, high = flat.amin(-1), flat.amax(-1)  # (B, C) each; aminmax is far slower on uint8
     low, high = low[..., None], high[..., None]
     if images.is_floating_point():
@@ -54,6 +56,7 @@ def autocontrast(images: Tensor) -> Tensor:
     return _apply_lut(images, lut.to(torch.uint8))
 
 
+@leading_dims()
 def equalize(images: Tensor) -> Tensor:
     """Equalize the histogram of each channel of each image (``ImageOps.equalize``).
 
@@ -63,23 +66,24 @@ def equalize(images: Tensor) -> Tensor:
     (e.g. one or two distinct values, or tiny images) is left unchanged. torchvision's tensor
     kernel follows the same rule.
 
-    Equalization is defined on 256 levels, so floating images are quantised to
-    ``round(255 x)``, equalized and divided by 255: the float result is the uint8 result / 255.
+    Equalization is defined on 256 levels, so floating images are quantised as torchvision
+    does, ``floor(255.999 x)``, equalized and divided by 255: the float result is the uint8
+    result / 255.
 
     Args:
-        images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1), any channel count.
+        inpt: ``(..., C, H, W)`` uint8 (0-255) or floating (0-1), any channel count.
 
     Shape:
-        ``(B, C, H, W)`` -> same shape and dtype.
+        ``(..., C, H, W)`` -> same shape and dtype.
     """
     image_max(images, "equalize")
-    levels = images if images.dtype == torch.uint8 else (images * 255.0).round_().to(torch.uint8)
+    levels = images if images.dtype == torch.uint8 else to_levels(images)
     batch, channels, height, width = levels.shape
     rows = batch * channels
     # Histograms of all (sample, channel) rows from one bincount over values offset by 256 per
     # row (int32: less traffic than int64).
     offsets = torch.arange(0, rows * _LEVELS, _LEVELS, dtype=torch.int32, device=images.device)
-    index = levels.reshape(rows, -1).to(torch.int32).add_(offsets[:, None]).view(-1)
+    index = levels.reshape(rows, height * width).to(torch.int32).add_(offsets[:, None]).view(-1)
     counts = torch.bincount(index, minlength=rows * _LEVELS).view(rows, _LEVELS)  # (B*C, 256)
     values = torch.arange(_LEVELS, device=images.device)
     highest = torch.where(counts > 0, values, torch.zeros_like(values)).amax(1, keepdim=True)
@@ -98,6 +102,5 @@ def _apply_lut(images: Tensor, lut: Tensor) -> Tensor:
     A gather along the rows of the table: about twice as fast on the CPU as ``index_select``
     or a gather on the flattened table.
     """
-    batch, channels = images.shape[:2]
-    flat = images.reshape(batch * channels, -1).long()
-    return lut.reshape(batch * channels, _LEVELS).gather(1, flat).view_as(images)
+    flat = images.flatten(0, 1).flatten(1).long()
+    return lut.reshape(-1, _LEVELS).gather(1, flat).view_as(images)

@@ -11,9 +11,10 @@ Conventions:
   values move the content right/down. Pillow's AFFINE data has the opposite sign
   (``(1, 0, -pixels, 0, 1, 0)`` is ``translate_x(pixels)``); the reference policies draw a random sign.
 
-With ``"nearest"``, the output equals Pillow's NEAREST transform wherever the source
-position is not exactly halfway between two pixels (Pillow floors there, ``warp_affine``
-rounds half to even), which never happens for whole-pixel translations.
+With ``"nearest"``, the output equals Pillow's NEAREST transform pixel for pixel: shears find
+their source pixels in Pillow's 16.16 fixed point (``affine_fixed``), translations with its
+float64 coordinates accumulated one pixel at a time (``ImagingScaleAffine``), both from the
+float64 factor or shift.
 """
 
 from __future__ import annotations
@@ -25,21 +26,25 @@ import torch
 from torch import Tensor
 
 from augbench.errors import InputValueError
+from augbench.functional._leading_dims import leading_dims
 from augbench.functional._pixel import checked_param
-from augbench.functional._utils import BatchParam, Scalar
+from augbench.functional._resample import check_geometry_batch, pillow_fix, pillow_positions
+from augbench.functional._utils import BatchParam, Scalar, batch_param
 from augbench.functional.affine import fill_outside, warp_affine
 from augbench.functional.geometry import Interpolation
+from augbench.functional.interpolation import interpolation_name
 
 __all__ = ["shear_x", "shear_y", "translate_x", "translate_y"]
 
-Fill = Union[Scalar, Sequence[Scalar]]
+Fill = Union[Scalar, Sequence[Scalar], None]
 
 
+@leading_dims("factor")
 def shear_x(
     images: Tensor,
     factor: BatchParam,
     interpolation: Interpolation = "nearest",
-    fill: Fill = 0,
+    fill: Fill = None,
     center: Sequence[float] | None = None,
 ) -> Tensor:
     """Shear each image horizontally: output ``(x, y)`` reads input ``(x + factor * (y - cy), y)``.
@@ -48,10 +53,11 @@ def shear_x(
     rows to the left.
 
     Args:
-        images: ``(B, C, H, W)``; any dtype with ``"nearest"``, uint8 or floating with ``"bilinear"``.
+        images: ``(B, C, H, W)``; any dtype with ``"nearest"``, uint8 or floating otherwise; ``B`` may be 0.
         factor: per-sample shear factor, ``tan(shear angle)``; 0 is the identity (the reference
             range is [-0.3, 0.3], TrivialAugment Wide's [-0.99, 0.99]).
-        interpolation: ``"nearest"`` (the reference) or ``"bilinear"``.
+        interpolation: ``"nearest"`` (the reference), ``"bilinear"`` or ``"bicubic"`` (``grid_sample``),
+            as a name or :class:`~augbench.functional.InterpolationMode`.
         fill: value(s) for pixels sheared in from outside, in the images' scale (the TF
             reference fills 128 grey).
         center: ``(cx, cy)`` in pixels (pixel edges, so ``(W/2, H/2)`` is the image centre) of the
@@ -63,11 +69,12 @@ def shear_x(
     return _shear(images, factor, interpolation, fill, center, axis=0, who="shear_x")
 
 
+@leading_dims("factor")
 def shear_y(
     images: Tensor,
     factor: BatchParam,
     interpolation: Interpolation = "nearest",
-    fill: Fill = 0,
+    fill: Fill = None,
     center: Sequence[float] | None = None,
 ) -> Tensor:
     """Shear each image vertically: output ``(x, y)`` reads input ``(x, y + factor * (x - cx))``.
@@ -81,15 +88,17 @@ def shear_y(
     return _shear(images, factor, interpolation, fill, center, axis=1, who="shear_y")
 
 
-def translate_x(images: Tensor, pixels: BatchParam, interpolation: Interpolation = "nearest", fill: Fill = 0) -> Tensor:
+@leading_dims("pixels")
+def translate_x(images: Tensor, pixels: BatchParam, interpolation: Interpolation = "nearest", fill: Fill = None) -> Tensor:
     """Move each image's content ``pixels`` to the right (negative: left), torchvision's sign.
 
     Args:
-        images: ``(B, C, H, W)``; any dtype with ``"nearest"``, uint8 or floating with ``"bilinear"``.
+        images: ``(B, C, H, W)``; any dtype with ``"nearest"``, uint8 or floating otherwise; ``B`` may be 0.
         pixels: per-sample shift in pixels; 0 is the identity. Fractional shifts need
             ``"bilinear"`` to move by less than a pixel.
-        interpolation: ``"nearest"`` (the reference) or ``"bilinear"``.
-        fill: value(s) for the uncovered pixels, in the images' scale.
+        interpolation: ``"nearest"`` (the reference), ``"bilinear"`` or ``"bicubic"`` (``grid_sample``),
+            as a name or :class:`~augbench.functional.InterpolationMode`.
+        fill: value(s) for the uncovered pixels, in the images' scale; ``None`` is 0.
 
     Shape:
         ``(B, C, H, W)`` -> same shape and dtype.
@@ -97,7 +106,8 @@ def translate_x(images: Tensor, pixels: BatchParam, interpolation: Interpolation
     return _translate(images, pixels, interpolation, fill, axis=0, who="translate_x")
 
 
-def translate_y(images: Tensor, pixels: BatchParam, interpolation: Interpolation = "nearest", fill: Fill = 0) -> Tensor:
+@leading_dims("pixels")
+def translate_y(images: Tensor, pixels: BatchParam, interpolation: Interpolation = "nearest", fill: Fill = None) -> Tensor:
     """Move each image's content ``pixels`` down (negative: up), torchvision's sign. See :func:`translate_x`.
 
     Shape:
@@ -115,66 +125,79 @@ def _shear(
     axis: int,
     who: str,
 ) -> Tensor:
-    _check_images(images, interpolation, who)
+    mode = _check_images(images, interpolation, who)
     factor_t = checked_param(factor, images, "factor", who)
+    fill = 0 if fill is None else fill
     height, width = images.shape[-2:]
     if center is None:
         center = (0.0, 0.0)
     elif len(center) != 2:
         raise InputValueError(f"{who}: center={center!r} must be a pair (x, y) of pixel coordinates")
+    if mode == "nearest":
+        return _shift_nearest(images, _shear_sources(images, factor, center, axis), axis, fill)
     # warp_affine works in coordinates relative to the image centre: with u = X + W/2 (and
     # likewise for y), the input x is X + f * (Y + H/2 - cy), and symmetrically for shear_y.
     half_other = height * 0.5 - center[1] if axis == 0 else width * 0.5 - center[0]
-    if interpolation == "nearest":
-        # Output (x, y) reads column x + floor(0.5 + f * (y + 0.5 - cy)) of row y (shear_x), the
-        # pixel warp_affine's nearest rule picks, as a whole-pixel shift per row (column for
-        # shear_y): one small offset table and one gather along a single axis. The offsets are
-        # exact (float64) for the given factor, so a source within float32 rounding of a pixel
-        # edge goes where Pillow's double-precision transform sends it.
-        along = torch.arange(height if axis == 0 else width, device=images.device, dtype=torch.float64)
-        offset = torch.floor(0.5 + factor_t.double()[:, None] * (along + (0.5 - (center[1] if axis == 0 else center[0]))))
-        return _shift_nearest(images, offset, axis, fill)
     matrix = _identity_matrices(factor_t)
     matrix[:, axis, 1 - axis] = factor_t
     matrix[:, axis, 2] = factor_t * half_other
-    return warp_affine(images, matrix, interpolation, fill)
+    return warp_affine(images, matrix, mode, fill)
+
+
+def _shear_sources(images: Tensor, factor: BatchParam, center: Sequence[float], axis: int) -> Tensor:
+    """Source column (``shear_x``) or row (``shear_y``) of every output pixel, as Pillow finds it.
+
+    Pillow's AFFINE data ``(1, f, -f cy, 0, 1, 0)`` (``shear_x``) goes through ``affine_fixed``:
+    output ``(x, y)`` reads column ``x + (FIX(-f cy + 0.5 + f / 2) + y FIX(f)) >> 16``, with
+    ``FIX(v) = floor(65536 v + 0.5)``; ``shear_y``'s ``(1, 0, 0, f, 1, -f cx)`` reads row
+    ``y + (FIX(-f cx + f / 2 + 0.5) + x FIX(f)) >> 16`` (Pillow adds the halves in this order).
+
+    Returns:
+        int64 ``(B, H, W)`` for ``shear_x`` (source columns) or ``(B, H, W)`` for ``shear_y``
+        (source rows), broadcast from ``(B, H, 1) + (W,)`` resp. ``(B, 1, W) + (H, 1)``.
+    """
+    factor_d = batch_param(factor, images, "factor", torch.float64)
+    shift = -(factor_d * center[1 - axis])
+    start = (shift + 0.5) + factor_d * 0.5 if axis == 0 else (shift + factor_d * 0.5) + 0.5
+    along = torch.arange(images.shape[-2] if axis == 0 else images.shape[-1], device=images.device)
+    offset = (pillow_fix(start)[:, None] + along * pillow_fix(factor_d)[:, None]).bitwise_right_shift_(16)
+    if axis == 0:
+        return offset[:, :, None] + torch.arange(images.shape[-1], device=images.device)
+    return offset[:, None, :] + torch.arange(images.shape[-2], device=images.device)[:, None]
 
 
 def _translate(images: Tensor, pixels: BatchParam, interpolation: Interpolation, fill: Fill, axis: int, who: str) -> Tensor:
-    _check_images(images, interpolation, who)
+    mode = _check_images(images, interpolation, who)
     shift = checked_param(pixels, images, "pixels", who)
-    if interpolation == "nearest":
-        # Output x reads column x + floor(0.5 - shift): a whole-pixel shift (warp_affine's rule).
-        return _shift_nearest(images, torch.floor(0.5 - shift.double())[:, None], axis, fill)
+    fill = 0 if fill is None else fill
+    if mode == "nearest":
+        # Pillow's data (1, 0, -t, 0, 1, 0) has no rotation or shear: ImagingScaleAffine reads
+        # column floor(-t + 0.5 + x), the sum accumulated one column at a time in float64.
+        shift_d = batch_param(pixels, images, "pixels", torch.float64)
+        size = images.shape[-1] if axis == 0 else images.shape[-2]
+        sources = pillow_positions(0.5 - shift_d, torch.ones_like(shift_d), size).clamp_(-1, size).long()
+        return _shift_nearest(images, sources[:, None, :] if axis == 0 else sources[:, :, None], axis, fill)
     matrix = _identity_matrices(shift)
     matrix[:, axis, 2] = -shift
-    return warp_affine(images, matrix, interpolation, fill)
+    return warp_affine(images, matrix, mode, fill)
 
 
-def _shift_nearest(images: Tensor, offset: Tensor, axis: int, fill: Fill) -> Tensor:
-    """Move pixels along one axis by whole-pixel offsets, filling what comes from outside.
+def _shift_nearest(images: Tensor, source: Tensor, axis: int, fill: Fill) -> Tensor:
+    """Gather each output pixel from its source along one axis, filling what comes from outside.
 
-    ``axis`` 0: output ``(b, c, y, x)`` reads input ``(b, c, y, x + offset[b, y])``; ``axis`` 1:
-    input ``(b, c, y + offset[b, x], x)``. ``offset`` is ``(B, L)`` whole numbers (floating),
-    with ``L`` = H resp. W, or 1 for one offset per sample.
+    ``axis`` 0: output ``(b, c, y, x)`` reads input ``(b, c, y, source[b, y, x])``; ``axis`` 1:
+    input ``(b, c, source[b, y, x], x)``. ``source`` is int64, broadcastable to ``(B, H, W)``.
     """
     batch, channels, height, width = images.shape
     size = width if axis == 0 else height
-    # |offset| > size reads only fill; clamping keeps the int64 sums small.
-    offset = offset.clamp(-size, size).long()
-    positions = torch.arange(size, device=images.device)
-    if axis == 0:
-        source = offset[:, :, None] + positions  # (B, H or 1, W)
-    else:
-        source = offset[:, None, :] + positions[:, None]  # (B, H, W or 1)
     inside = (source >= 0) & (source < size)
-    source = source.clamp_(0, size - 1)
+    source = source.clamp_(0, size - 1).expand(batch, height, width)
     if axis == 0:
         index = source[:, None].expand(batch, channels, height, width)
         return fill_outside(images.gather(3, index), inside[:, None], fill, images)
     # A gather along H is strided; gathering from the flattened plane keeps the reads and
     # writes contiguous along W.
-    flat = (source * width + torch.arange(width, device=images.device)).view(batch, 1, -1)
+    flat = (source * width + torch.arange(width, device=images.device)).view(batch, 1, height * width)
     gathered = images.reshape(batch, channels, height * width).gather(2, flat.expand(batch, channels, -1))
     return fill_outside(gathered.view(batch, channels, height, width), inside[:, None], fill, images)
 
@@ -184,11 +207,10 @@ def _identity_matrices(param: Tensor) -> Tensor:
     return torch.eye(2, 3, dtype=param.dtype, device=param.device).repeat(param.shape[0], 1, 1)
 
 
-def _check_images(images: Tensor, interpolation: str, who: str) -> None:
-    if not isinstance(images, Tensor) or images.ndim != 4:
-        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
-        raise InputValueError(f"{who}: expected a (B, C, H, W) tensor, got {shape}; add the batch axis with x[None]")
-    if interpolation not in ("nearest", "bilinear"):
-        raise InputValueError(f"{who}: interpolation={interpolation!r} is unknown; use 'nearest' or 'bilinear'")
-    if interpolation == "bilinear" and not (images.is_floating_point() or images.dtype == torch.uint8):
-        raise InputValueError(f"{who}: bilinear needs uint8 or floating images, got {images.dtype}; use 'nearest'")
+def _check_images(images: Tensor, interpolation: Interpolation, who: str) -> str:
+    """The interpolation's name, after checking the batch (``B`` may be 0) and the dtype."""
+    check_geometry_batch(images, who)
+    mode = interpolation_name(interpolation, who, ("nearest", "bilinear", "bicubic"))
+    if mode != "nearest" and not (images.is_floating_point() or images.dtype == torch.uint8):
+        raise InputValueError(f"{who}: {mode} needs uint8 or floating images, got {images.dtype}; use 'nearest'")
+    return mode

@@ -1,4 +1,4 @@
-"""Training methods (one file per method card), their registry, presets and specs."""
+"""Training methods (one file per method), their registry, presets and specs."""
 
 from augbench.methods.adautomix import AdAutoMix
 from augbench.methods.augmix_jsd import AugMixJSD

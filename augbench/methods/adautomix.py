@@ -1,9 +1,7 @@
 """Adversarial AutoMixup (AdAutoMix): a mixed-sample generator that alternately fights the classifier.
 
-Card: ``shared/methods/mixing.md``.
-
 Reference:
-    Qin et al., "Adversarial AutoMixup", ICLR 2024 (arXiv:2312.11954); the card's source is the
+    Qin et al., "Adversarial AutoMixup", ICLR 2024 (arXiv:2312.11954); the
     official code (github.com/JinXins/Adversarial-AutoMixup).
 """
 
@@ -93,8 +91,8 @@ class AdAutoMix(LearnedMixMethod):
     **Sign of the cosine term.** The released code adds ``+cos`` to the minimised generator
     loss, which pushes the hard mix *away* from its sources; the paper motivates the term as
     keeping the mix's semantics close to them, i.e. ``-cos``. ``cosine_sign=-1`` (default,
-    similarity rewarded) is the paper's reading, ``+1`` the released code's. The card's
-    small-scale check cannot tell them apart: on the digits harness (60 epochs, 3 seeds,
+    similarity rewarded) is the paper's reading, ``+1`` the released code's. The benchmark's
+    small-scale harness cannot tell them apart: on the digits (60 epochs, 3 seeds,
     ``momentum=(0.9, 0.999999)``) neither diverged (the largest epoch loss was the first) and
     accuracy was 95.6 % (-1) vs 95.6 % (+1) at n = 200 and 97.9 % vs 97.9 % at n = 500, so
     the default follows the paper's stated intent.
@@ -108,10 +106,11 @@ class AdAutoMix(LearnedMixMethod):
     The step returns ``classifier + (generator - generator.detach())``: the value is the
     classifier loss, the gradient that of both; the generator loss reaches only the generator.
 
-    Departures from the card: per-sample lam and permutations; the generator is our
-    N-source generalisation of AutoMix's block (:class:`MultiMixBlock`, with the standardised
-    inputs and lam offset of :class:`~augbench.methods.automix.MixBlock`), trained by Adam at
-    a constant learning rate; the classifier branch's linear mix reuses its lam and
+    Departures from the paper and the reference implementation: per-sample lam and
+    permutations; the generator is our N-source generalisation of AutoMix's block
+    (:class:`MultiMixBlock`, with the standardised inputs and lam offset of
+    :class:`~augbench.methods.automix.MixBlock`), trained by Adam at a constant learning
+    rate; the classifier branch's linear mix reuses its lam and
     permutations; whole-model EMA teacher in eval mode (see
     :class:`~augbench.methods.automix.AutoMix`).
 

@@ -1,4 +1,9 @@
-"""AugMix training with the Jensen-Shannon consistency loss (card: policies.md, AugMix)."""
+"""AugMix training with the Jensen-Shannon consistency loss.
+
+Reference:
+    Hendrycks et al., "AugMix: A Simple Data Processing Method to Improve Robustness and
+    Uncertainty", ICLR 2020; the official code (github.com/google-research/augmix).
+"""
 
 from __future__ import annotations
 

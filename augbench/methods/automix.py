@@ -1,8 +1,9 @@
-"""AutoMix: a learned Mix Block generates the mixing masks (card: ``shared/methods/mixing.md``).
+"""AutoMix: a learned Mix Block generates the mixing masks.
 
 Reference:
     Liu et al., "AutoMix: Unveiling the Power of Mixup for Stronger Classifiers", ECCV 2022
-    (arXiv:2103.13027); OpenMixup's ``automix.py`` / ``pmix_block.py`` were the card's source.
+    (arXiv:2103.13027); OpenMixup's ``automix.py`` / ``pmix_block.py`` are the reference
+    implementation.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ class MixBlock(nn.Module):
     ``s = sigmoid(logit(1 - lam) + upsample_nearest(P v))``: the weight of the partner's pixel,
     so ``x~ = (1 - s) x_i + s x_j``. The block runs in float32 whatever the feature dtype.
 
-    Two parts are ours, not the card's, because OpenMixup trains the block for ~10^5 steps on
-    large ResNet features and the digits harness gives it ~10^2 steps on small ``conv1``
-    features:
+    Two parts are ours, not the reference implementation's, because OpenMixup trains the block
+    for ~10^5 steps on large ResNet features and the digits harness gives it ~10^2 steps on
+    small ``conv1`` features:
 
     - the ``logit(1 - lam)`` offset makes the untrained block output Mixup's constant mask
       ``1 - lam``; without it the mean mask regressed towards 0.5 and missed lam by 0.1-0.2 at
@@ -70,7 +71,7 @@ class MixBlock(nn.Module):
 
     Args:
         channels: ``C``, channels of the feature maps, >= 1.
-        reduction: channel reduction of query and key, >= 1 (2 in the card).
+        reduction: channel reduction of query and key, >= 1 (2 in the reference implementation).
 
     Shape:
         ``features``, ``partner_features``: ``(B, C, h, w)`` float; ``lam``: ``(B,)`` float in
@@ -197,10 +198,11 @@ class AutoMix(LearnedMixMethod):
     classifier loss (so ``train_loss`` compares across methods) and its gradient is that of
     both losses; the two touch disjoint parameters.
 
-    Departures from the card: ``lam`` and the permutation are drawn per sample and per branch
-    (OpenMixup draws one lam per batch; there is no two-branch lam schedule beyond the two
-    independent draws); the Mix Block trains with Adam at a constant learning rate ``mix_lr``
-    (OpenMixup: SGD inside the main optimiser, scheduled), because SGD at 0.1-1 (tried before
+    Departures from the paper and the reference implementation: ``lam`` and the permutation
+    are drawn per sample and per branch (OpenMixup draws one lam per batch; there is no
+    two-branch lam schedule beyond the two independent draws); the Mix Block trains with Adam
+    at a constant learning rate ``mix_lr`` (OpenMixup: SGD inside the main optimiser,
+    scheduled), because SGD at 0.1-1 (tried before
     the standardisation below) left the attention near uniform in the harness's few hundred
     steps while Adam did not; the Mix Block standardises its
     input features and starts from Mixup's mask (see :class:`MixBlock`); both encoders are
@@ -209,16 +211,16 @@ class AutoMix(LearnedMixMethod):
 
     Harness observations (digits, 60 epochs, 3 seeds, ``momentum=(0.9, 0.999999)``): 96.5 % /
     98.4 % at n = 200 / 500, against Mixup 96.1 % / 98.0 % and no augmentation 95.0 % / 97.4 %
-    (the card expects AutoMix >= Mixup by 0-1 pp); masks stay structured (spatial std ~0.1);
+    (the expected gain was AutoMix >= Mixup by 0-1 pp); masks stay structured (spatial std ~0.1);
     the mean mask misses lam by ~0.03 after 12 epochs and by ~0.1 (the margin) after 60, the
     minority image getting more area than lam, often in blank background.
 
     Args:
-        alpha: Beta(alpha, alpha) concentration of lam, > 0 (2 in the card).
+        alpha: Beta(alpha, alpha) concentration of lam, > 0 (2 in the reference implementation).
         feature_stage: mixing point of the :class:`StagedModel` whose output feeds the Mix
             Block (1 = after ``conv1`` of the harness, 8x8); must give a 4-D feature map.
         momentum: ``(start, end)`` of the EMA momentum's cosine ramp, each in [0, 1]
-            (card: 0.999 -> 0.999999, for runs of ~10^5 steps).
+            (reference implementation: 0.999 -> 0.999999, for runs of ~10^5 steps).
         mask_weight: weight of the mask-ratio loss, >= 0 (0.1).
         mask_margin: tolerated ``|lam - (1 - mean s)|`` before that loss acts, >= 0 (0.1).
         lam_margin: lam within this of 0 or 1 falls back to Mixup in the classifier branch,

@@ -1,4 +1,4 @@
-"""DANN: domain-adversarial training with a gradient reversal layer (card: ``shared/methods/domain.md``).
+"""DANN: domain-adversarial training with a gradient reversal layer.
 
 Reference:
     Ganin & Lempitsky, "Unsupervised Domain Adaptation by Backpropagation", ICML 2015;
@@ -81,7 +81,7 @@ class DANN(Method):
 
     1. ``h = G_f([x_s; x_t])``: one forward pass of the encoder
        (``model.forward_features``) over source and target together, so normalisation layers
-       see both domains in every batch (the card's BatchNorm pitfall);
+       see both domains in every batch (batch-norm statistics must treat both domains alike);
     2. ``L_y = CE(G_y(h_s), y_s)`` with the model's own head (``model.forward_from``);
     3. ``L_d = BCE(G_d(GRL_lambda(flatten(h))), d)``, ``d = 0`` for source and 1 for target,
        the mean over all ``2B`` samples;
@@ -96,13 +96,13 @@ class DANN(Method):
     ``source_loss`` and ``lambda``. Evaluations: ``accuracy`` (source test split) and
     ``target_accuracy`` (the target domain's test split).
 
-    Defaults are the card's: ``gamma = 10``; the domain head ``D -> 1024 -> 1024 -> 1`` with
+    Defaults are the paper's: ``gamma = 10``; the domain head ``D -> 1024 -> 1024 -> 1`` with
     ReLU and dropout 0.5 (its Office head), initialised from the run's generator.
 
     Simplified relative to the paper:
 
     - no learning-rate annealing ``mu_0 / (1 + 10 p)^0.75``: the run's schedule applies (the
-      shipped config uses SGD lr 0.01, momentum 0.9 from the card with the benchmark's cosine
+      shipped config uses SGD lr 0.01, momentum 0.9 from the paper with the benchmark's cosine
       decay, the nearest registered schedule);
     - no reverse-validation model selection: the benchmark evaluates the final model;
     - the domain head reads the flattened output of the model's last feature stage (LeNet: the
@@ -134,12 +134,12 @@ class DANN(Method):
         ):
             raise ConfigError(
                 f"dann: discriminator_hidden={discriminator_hidden!r} must be a list of positive ints, "
-                "e.g. [1024, 1024] (the card's domain head) or [] for a linear one"
+                "e.g. [1024, 1024] (the paper's domain head) or [] for a linear one"
             )
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ConfigError(f"dann: dropout={dropout!r} must be a number in [0, 1), e.g. 0.5")
         if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not (math.isfinite(gamma) and gamma > 0):
-            raise ConfigError(f"dann: gamma={gamma!r} must be a finite number > 0 (the card's 10)")
+            raise ConfigError(f"dann: gamma={gamma!r} must be a finite number > 0 (the paper's 10)")
         self.discriminator_hidden = tuple(discriminator_hidden)
         self.dropout = float(dropout)
         self.gamma = float(gamma)

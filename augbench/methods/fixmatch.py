@@ -1,9 +1,9 @@
-"""FixMatch: confident pseudo-labels of a weak view train a strong view (card: ``shared/methods/semi_supervised.md``).
+"""FixMatch: confident pseudo-labels of a weak view train a strong view.
 
 Reference:
     Sohn et al., "FixMatch: Simplifying Semi-Supervised Learning with Consistency and
     Confidence", NeurIPS 2020 (arXiv:2001.07685); google-research/fixmatch ``fixmatch.py``
-    (the ``model()`` method) was the card's source.
+    (the ``model()`` method) is the reference implementation.
 """
 
 from __future__ import annotations
@@ -29,19 +29,20 @@ from augbench.transforms.base import Transform
 __all__ = ["FixMatch", "WEAK_AUGMENTATION", "STRONG_AUGMENTATION"]
 
 WEAK_AUGMENTATION: Mapping[str, Any] = {"type": "RandomAffine", "degrees": 0, "translate": [0.125, 0.125]}
-"""The card's weak view without its horizontal flip (digits are not mirror-symmetric): a shift
+"""The paper's weak view without its horizontal flip (digits are not mirror-symmetric): a shift
 of up to 12.5 % of each side (±1 px on 8x8 digits, ±3 px on 28x28), zero fill."""
 
 STRONG_AUGMENTATION: Mapping[str, Any] = {
     "type": "Compose",
     "transforms": [
-        "rand-m10-n2-mstd101",
+        {"type": "RandAugment", "num_ops": 2, "magnitude": 10, "num_magnitude_bins": 11, "magnitude_std": math.inf},
         {"type": "RandomErasing", "p": 1.0, "scale": [0.0, 0.25], "ratio": [1.0, 1.0], "value": 0.5},
     ],
 }
-"""The card's strong view: RandAugment with 2 ops at a magnitude uniform in [0, 10] per op and
-sample (``mstd101`` is timm's "uniform" marker), then Cutout: one grey square of up to a
-quarter of the image area (side up to half the image side), on every sample."""
+"""The paper's strong view: RandAugment (augbench's class, torchvision's ops and ranges, every
+drawn op applied) with 2 ops at a magnitude uniform in [0, 10] per op and sample
+(``magnitude_std=inf``), then Cutout: one grey square of up to a quarter of the image area (side
+up to half the image side), on every sample."""
 
 _VIEWS = {"weak": 0, "strong": 1}  # keyed-draw views of one unlabeled sample (the labeled batch uses view 0)
 
@@ -78,7 +79,7 @@ class FixMatch(Method):
     (accuracy of the pseudo-labels that pass the mask, over the epoch; absent in an epoch where
     none passed) and ``pseudo_label_accuracy_all`` (accuracy of every pseudo-label, masked or not).
 
-    Defaults are the card's: ``threshold`` 0.95, ``lambda_u`` 1, EMA momentum 0.999, the weak
+    Defaults are the paper's: ``threshold`` 0.95, ``lambda_u`` 1, EMA momentum 0.999, the weak
     view :data:`WEAK_AUGMENTATION` and the strong view :data:`STRONG_AUGMENTATION`; ``mu`` (7 in
     the paper) is the data spec's ``ratio``, and SGD with Nesterov momentum, lr 0.03, the
     ``cos(7 pi k / 16 K)`` schedule and wd 5e-4 are the run's optimiser and schedule specs.
@@ -120,11 +121,13 @@ class FixMatch(Method):
         input_shape: Sequence[int] | None = None,
     ) -> None:
         if not _number(threshold) or not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"fixmatch: threshold={threshold!r} must be a number in [0, 1]; the card uses 0.95")
+            raise ConfigError(f"fixmatch: threshold={threshold!r} must be a number in [0, 1]; the paper uses 0.95")
         if not _number(lambda_u) or lambda_u < 0:
-            raise ConfigError(f"fixmatch: lambda_u={lambda_u!r} must be a finite number >= 0; the card uses 1.0")
+            raise ConfigError(f"fixmatch: lambda_u={lambda_u!r} must be a finite number >= 0; the paper uses 1.0")
         if not _number(ema_momentum) or not 0.0 <= ema_momentum <= 1.0:
-            raise ConfigError(f"fixmatch: ema_momentum={ema_momentum!r} must be a number in [0, 1]; the card uses 0.999")
+            raise ConfigError(
+                f"fixmatch: ema_momentum={ema_momentum!r} must be a number in [0, 1]; the paper uses 0.999"
+            )
         self.threshold = float(threshold)
         self.lambda_u = float(lambda_u)
         self.ema_momentum = float(ema_momentum)

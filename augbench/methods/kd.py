@@ -39,7 +39,7 @@ def _augmentation(option: str, spec: Spec | None) -> Transform | None:
 class KnowledgeDistillation(Method):
     """Hinton knowledge distillation in two phases: ``teacher`` (cached), then ``student``.
 
-    Algorithm (card ``shared/methods/distillation.md``, "Knowledge distillation"):
+    Algorithm (Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural Network", 2015):
 
     1. Phase ``teacher``: plain supervised training (``{type: supervised, augment:
        teacher_augment}``) of the ``teacher`` model on the labeled stream for ``teacher_epochs``
@@ -73,9 +73,10 @@ class KnowledgeDistillation(Method):
     ``1 - alpha``; no dropout or weight tricks beyond the run's optimiser.
 
     Args:
-        temperature: ``T > 0`` softening both distributions (card default 4; the paper used
-            1-20).
-        alpha: weight in ``[0, 1]`` of the distillation term (card/CIFAR default 0.9);
+        temperature: ``T > 0`` softening both distributions (default 4, the common CIFAR
+            setting, e.g. RepDistiller's; the paper used 1-20).
+        alpha: weight in ``[0, 1]`` of the distillation term (default 0.9, the common CIFAR
+            setting);
             ``1 - alpha`` weighs the hard-label cross-entropy.
         augment: transform spec applied to the student's batch (the teacher sees the same
             augmented batch), or ``None`` (default) for none.
@@ -101,11 +102,12 @@ class KnowledgeDistillation(Method):
     ) -> None:
         if not _number(temperature) or temperature <= 0:
             raise ConfigError(
-                f"kd: temperature={temperature!r} must be a number > 0 (the card uses 4, the paper 1-20)"
+                f"kd: temperature={temperature!r} must be a number > 0 (4 is common on CIFAR, the paper used 1-20)"
             )
         if not _number(alpha) or not 0 <= alpha <= 1:
             raise ConfigError(
-                f"kd: alpha={alpha!r} must be a number in [0, 1] (weight of the distillation term; card 0.9)"
+                f"kd: alpha={alpha!r} must be a number in [0, 1] "
+                "(weight of the distillation term; 0.9 is common on CIFAR)"
             )
         if teacher_epochs is not None and (
             isinstance(teacher_epochs, bool) or not isinstance(teacher_epochs, int) or teacher_epochs < 1

@@ -1,4 +1,4 @@
-"""Manifold Mixup: mix hidden states at a stage drawn per batch (card: ``shared/methods/mixing.md``).
+"""Manifold Mixup: mix hidden states at a stage drawn per batch.
 
 Reference:
     Verma et al., "Manifold Mixup: Better Representations by Interpolating Hidden States",
@@ -41,11 +41,11 @@ class ManifoldMixup(Method):
 
     Args:
         mixer: the :class:`~augbench.mix.Mixup` that draws ``lam`` and the partners (its
-            ``alpha``: 2.0 on CIFAR and in the card's harness, 0.2 on Tiny-ImageNet; its
-            ``per_sample`` and ``label_smoothing`` apply as for Mixup).
+            ``alpha``: 2.0 on CIFAR and in the benchmark's small-scale harness, 0.2 on
+            Tiny-ImageNet; its ``per_sample`` and ``label_smoothing`` apply as for Mixup).
         points: the eligible mixing points of the model (``0`` = the input, ``k`` = after
             stage ``k``, see :class:`~augbench.models.staged.StagedModel`); default
-            ``(0, 1)``, the card's harness set {input, after conv1}. The point after the
+            ``(0, 1)``, the small-scale harness's set {input, after conv1}. The point after the
             head is never eligible (it is not a mixing point).
 
     Shape:

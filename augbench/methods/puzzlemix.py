@@ -1,4 +1,4 @@
-"""PuzzleMix training: input-gradient saliency, then saliency-guided block mixing (card: ``shared/methods/mixing.md``).
+"""PuzzleMix training: input-gradient saliency, then saliency-guided block mixing.
 
 Reference:
     Kim, Choo and Song, "Puzzle Mix: Exploiting Saliency and Local Statistics for Optimal
@@ -28,8 +28,8 @@ def input_gradient_saliency(model: nn.Module, inputs: Tensor, labels: Tensor) ->
 
     One forward and backward pass of the summed cross-entropy; the gradient is taken with
     respect to the inputs only (``torch.autograd.grad``), so the parameters' ``.grad`` are
-    untouched. The model runs in eval mode (the card's pitfall: train-mode batch-norm
-    statistics would drift) and is put back in its previous mode afterwards.
+    untouched. The model runs in eval mode (in train mode the batch-norm statistics would
+    drift) and is put back in its previous mode afterwards.
 
     Args:
         model: the classifier being trained.
@@ -63,8 +63,8 @@ class PuzzleMixSupervised(Method):
 
     Args:
         mixer: a PuzzleMix spec or mixer; ``None`` uses alpha 1, beta 1.2, gamma 0.5, eta 0.2,
-            3 labels, transport eps 0.8 and grid sizes ``(2, 4)`` below 32 px (the card's
-            harness), ``(2, 4, 8, 16)`` otherwise.
+            3 labels, transport eps 0.8 and grid sizes ``(2, 4)`` below 32 px (the benchmark's
+            small-scale harness), ``(2, 4, 8, 16)`` otherwise.
         num_classes, input_shape: from the run's data (to build a spec).
 
     Shape:
@@ -79,7 +79,7 @@ class PuzzleMixSupervised(Method):
         num_classes: int | None = None,
         input_shape: tuple[int, ...] | None = None,
     ) -> None:
-        if mixer is None:  # the card's harness grid below 32 px, the paper's above
+        if mixer is None:  # the small-scale harness's grid below 32 px, the paper's above
             small = input_shape is not None and min(input_shape[-2:]) < 32
             mixer = {"type": "puzzlemix", "grid_sizes": [2, 4] if small else [2, 4, 8, 16]}
         mixer = build_mixer(mixer, num_classes)

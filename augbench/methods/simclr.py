@@ -1,4 +1,4 @@
-"""SimCLR: contrastive pretraining of the run's encoder (card: ``shared/methods/contrastive.md``).
+"""SimCLR: contrastive pretraining of the run's encoder.
 
 Reference:
     Chen, Kornblith, Norouzi and Hinton, "A Simple Framework for Contrastive Learning of Visual
@@ -37,7 +37,7 @@ DEFAULT_AUGMENT: dict[str, Any] = {
         {"type": "HorizontalFlip", "p": 0.5},
     ],
 }
-"""The card's geometric part: random resized crop (area 8-100 %, aspect 3/4-4/3, back to the
+"""The paper's geometric part: random resized crop (area 8-100 %, aspect 3/4-4/3, back to the
 input size, bilinear) and a horizontal flip with p 0.5. Read-only (it is the option's default)."""
 
 _KEY_VIEWS = (1, 2)  # the key views of a sample's two views
@@ -74,10 +74,10 @@ class SimCLR(Method):
     ~ U[-0.2s, 0.2s] turns, all per sample. Single-channel images get brightness and contrast
     only, and no grey-scale step: saturation, hue and grey-scale are identities on grey images.
 
-    Defaults follow the card's CIFAR-10 command (google-research/simclr README): colour
+    Defaults follow the authors' CIFAR-10 recipe (google-research/simclr README): colour
     strength 0.5, jitter p 0.8, grey-scale p 0.2, no blur, temperature 0.5, projection to 128
     dimensions with a hidden layer as wide as the feature. Optimiser, schedule, epochs and
-    batch size are the run's (the card's CIFAR-10 run: LARS lr 1.0, wd 1e-4, batch 512, 1000
+    batch size are the run's (the authors' CIFAR-10 recipe: LARS lr 1.0, wd 1e-4, batch 512, 1000
     epochs).
 
     The engine has no colour-jitter or grey-scale transform yet, so both are private
@@ -89,13 +89,13 @@ class SimCLR(Method):
 
     - the four jitter ops run in a fixed order (brightness, contrast, saturation, hue) instead
       of a random order per image;
-    - no Gaussian blur (the card uses it on ImageNet only);
+    - no Gaussian blur (the paper uses it on ImageNet only);
     - the projection head has one hidden layer with batch norm; the official code's head has
       batch norm after the output layer too;
     - batch-norm statistics are computed over both views of the batch on one device (no
       global/cross-replica batch norm);
     - pretraining sees only the labeled stream (no unlabeled or extra data); for 8x8 images
-      the card's 8 % crop area leaves about 2 x 2 pixels: pass e.g.
+      the paper's 8 % crop area leaves about 2 x 2 pixels: pass e.g.
       ``augment: {type: RandomResizedCrop, size: null, scale: [0.3, 1.0]}`` there.
 
     Args:

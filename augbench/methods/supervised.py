@@ -1,4 +1,4 @@
-"""Plain supervised training, optionally with an augmentation: the baseline of every card."""
+"""Plain supervised training, optionally with an augmentation: the baseline of every method."""
 
 from __future__ import annotations
 

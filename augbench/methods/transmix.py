@@ -1,4 +1,4 @@
-"""TransMix training: CutMix/Mixup labels re-weighted by the ViT's own attention (card: ``shared/methods/mixing.md``).
+"""TransMix training: CutMix/Mixup labels re-weighted by the ViT's own attention.
 
 Reference:
     Chen et al., "TransMix: Attend to Mix for Vision Transformers", CVPR 2022.

@@ -25,7 +25,7 @@ def merge_log_probs(log_probs: Tensor, merge: str = "mean") -> Tensor:
 
     With ``p_m = exp(log_probs[:, m])`` the ``M`` views' probabilities:
 
-    - ``"mean"``: ``p = (1/M) sum_m p_m`` (the TTA of the card);
+    - ``"mean"``: ``p = (1/M) sum_m p_m`` (the classic TTA average, as in the reference below);
     - ``"max"``: ``p ∝ max_m p_m`` per class, renormalised;
     - ``"gmean"``: ``p ∝ exp((1/M) sum_m log p_m)``, renormalised. As ``log p_m`` is the view's
       logits minus a per-view constant, this equals ``softmax`` of the averaged logits.

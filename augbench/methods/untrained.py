@@ -1,8 +1,9 @@
 """The floor of representation benchmarks: a randomly initialised, frozen encoder.
 
-The card (``shared/methods/contrastive.md``, SimCLR) asks for it: a linear probe on the
-SSL-trained encoder must beat a probe on a randomly initialised network by a clear margin, or
-the contrastive training is broken.
+Self-supervised papers report it as the control (e.g. Chen et al., "A Simple Framework for
+Contrastive Learning of Visual Representations", ICML 2020): a linear probe on the SSL-trained
+encoder must beat a probe on a randomly initialised network by a clear margin, or the
+contrastive training is broken.
 """
 
 from __future__ import annotations

@@ -134,7 +134,7 @@ class Mixer:
         """Draw partners and mixing parameters for a batch.
 
         Args:
-            images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1) batch, ``B >= 1``.
+            images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1) batch; ``B = 0`` gives an empty draw.
             labels: ``(B,)`` int64 class indices in ``[0, num_classes)``.
             generator: source of randomness; ``None`` uses augbench's default generator
                 (see :func:`augbench.seed`), never torch's global RNG.
@@ -206,18 +206,18 @@ class Mixer:
 
     # -- helpers ------------------------------------------------------------------------------
     def _sample_checked(self, images: Tensor, generator: torch.Generator) -> Params:
-        """:meth:`sample` on validated inputs."""
+        """:meth:`sample` on validated inputs; an empty batch draws nothing but its (empty) partners."""
         batch, device = images.shape[0], images.device
         partners = self._draw_partners(batch, generator).to(device)
-        n = batch if self.per_sample else 1
-        drawn = self.make_params(images, partners[:n], generator)
+        n = batch if self.per_sample else min(batch, 1)
+        drawn = self.make_params(images, partners[:n], generator) if n else {}
         entries = {name: value.to(device) for name, value in drawn.items()}
         if n != batch:
             entries = dict(Params(n, **entries).expand(batch))
         return Params(batch, **{INDEX: partners}, **entries)
 
     def _apply_checked(self, images: Tensor, labels: Tensor, params: Params) -> MixResult:
-        """:meth:`apply` on validated images and labels."""
+        """:meth:`apply` on validated images and labels; an empty batch comes back empty, ``lam`` ``(0,)``."""
         who = type(self).__name__
         if not isinstance(params, Params) or INDEX not in params:
             raise InputValueError(f"{who}: params must be the Params returned by {who}.sample(), got {params!r}")
@@ -228,7 +228,10 @@ class Mixer:
             )
         params = params.to(images.device)
         index = params[INDEX]
-        mixed, lam = self._mix_indexed(images, index, params)
+        if images.shape[0]:
+            mixed, lam = self._mix_indexed(images, index, params)
+        else:
+            mixed, lam = images.clone(), torch.zeros(0, dtype=torch.float32, device=images.device)
         return MixResult(inputs=mixed, targets=self._mix_targets(labels, index, lam), lam=lam, index=index)
 
     def _mix_indexed(self, images: Tensor, index: Tensor, params: Params) -> tuple[Tensor, Tensor]:
@@ -279,7 +282,7 @@ class Mixer:
 
     def _check_inputs(self, images: object, labels: object) -> tuple[Tensor, Tensor]:
         who = type(self).__name__
-        images = check_batch(images, who)
+        images = check_batch(images, who, allow_empty=True)
         if not isinstance(labels, Tensor):
             raise InputTypeError(
                 f"{who}: labels must be a torch.Tensor of class indices, got {type(labels).__name__}; "
@@ -301,6 +304,8 @@ class Mixer:
                 f"{who}: labels are on {labels.device} but images on {images.device}; "
                 "move them with labels.to(images.device)"
             )
+        if not labels.numel():
+            return images, labels
         low, high = (int(v) for v in torch.aminmax(labels))
         if low < 0 or high >= self.num_classes:
             raise InputValueError(

@@ -135,7 +135,8 @@ class CutMix(Mixer):
     touch it, and the label weight is recomputed from the clipped box:
     ``lam = 1 - box area / (H * W)`` exactly (the drawn ``lam`` is not kept). Per-sample
     boxes are built as masks by broadcast comparisons and pasted bitwise for the whole batch.
-    The card's application probability (``cutmix_prob``) is left to the training method.
+    The reference implementation's application probability (``cutmix_prob``) is left to the
+    training method.
 
     Args:
         num_classes: number of classes, ``>= 1``.

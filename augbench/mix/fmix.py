@@ -65,9 +65,9 @@ class FMix(Mixer):
     ``round(lam * H * W)`` pixels, so the mask mean is ``lam`` to within ``0.5 / (H * W)``;
     the returned ``lam`` is the exact mask mean. Masks have the input's size. Coefficients
     are drawn in :meth:`sample`; the FFT and binarisation run batched in :meth:`apply`, on the
-    images' device. Simplifications: binary masks only (the card's optional soft edge
-    ``max_soft`` is 0 here, its default) and rounding instead of the reference's random
-    choice between floor and ceiling of ``lam * H * W``.
+    images' device. Simplifications: binary masks only (the reference implementation's
+    optional soft edge ``max_soft`` is 0 here, its default) and rounding instead of the
+    reference's random choice between floor and ceiling of ``lam * H * W``.
 
     Args:
         num_classes: number of classes, ``>= 1``.

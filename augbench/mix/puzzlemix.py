@@ -4,14 +4,14 @@ The reference solves each image's mask with an alpha-beta-swap graph cut on the 
 (``pygco``) and its transport with an iterative assignment. Here every step runs on the whole
 batch on the images' device:
 
-* **Labelling.** The card's energy over block labels ``z_b`` in ``{0, 1/(L-1), ..., 1}``
+* **Labelling.** The paper's energy over block labels ``z_b`` in ``{0, 1/(L-1), ..., 1}``
   (``z`` = weight of sample ``i``, ``1 - z`` of its partner ``j``)::
 
       E(z) = sum_b [ -(z_b s_b + (1 - z_b) s'_b) + eta * (-log pi(z_b | lam)) + mu * z_b ]
              + (n / 16) * sum_{b ~ b'} [ beta * |z_b - z_b'| + gamma * seam_bb'(z_b, z_b') ]
 
   ``s``, ``s'``: block saliency of ``x_i``, ``x_j`` normalised per image to mean 1 per block;
-  ``pi``: Binomial(L - 1, lam) over the label index (the card's "-log prior of lam");
+  ``pi``: Binomial(L - 1, lam) over the label index (the paper's -log prior of lam);
   ``seam``: mean absolute difference, across the shared edge of 4-neighbouring blocks,
   between the mixed image's ``neigh_size``-pixel strips on either side (data smoothness);
   the factor ``n / 16`` makes a boundary's cost grow like the saliency total (a boundary
@@ -32,11 +32,11 @@ batch on the images' device:
   distances in blocks, ``w = z`` for ``x_i`` and ``1 - z`` for ``x_j``), so salient blocks
   move to where the mask keeps them. **Simplification:** solved by a batched greedy
   assignment (rounds in which every free block proposes its cheapest free position and each
-  position accepts its cheapest proposal, the card's "iterative row/column assignment"),
+  position accepts its cheapest proposal, after the reference's iterative row/column assignment),
   always a permutation, not the exact optimum; transport moves whole mask
   blocks (the reference's finer ``t_size`` tiles are not implemented).
 * **Not implemented:** adversarial input noise (``adv_p``) and the clean-loss term
-  (``clean_lam``), both optional in the card.
+  (``clean_lam``), both optional in the reference implementation.
 """
 
 from __future__ import annotations
@@ -342,7 +342,7 @@ class PuzzleMix(Mixer):
     """Saliency-aware block masks with block transport; ``lam`` = mean of the mask.
 
     Per call: partners, ``lam ~ Beta(alpha, alpha)`` per draw and one grid size ``n`` per
-    batch, uniform over the ``grid_sizes`` that divide both image sides (the card's
+    batch, uniform over the ``grid_sizes`` that divide both image sides (the paper's
     ``n = 2^U{1..4}``). For each draw the block mask ``z`` is solved from the saliency of the
     sample and its partner (see the module docstring for the energy and the solver), the
     blocks of both images are transported (``T0`` for the sample, ``T1`` for the partner) and
@@ -363,8 +363,9 @@ class PuzzleMix(Mixer):
 
     Args:
         num_classes: number of classes, ``>= 1``.
-        alpha: Beta concentration, > 0 (1 in the card).
-        grid_sizes: candidate blocks per side (card: 2, 4, 8, 16; its harness: 2, 4).
+        alpha: Beta concentration, > 0 (1 in the paper).
+        grid_sizes: candidate blocks per side (paper: 2, 4, 8, 16; the benchmark's small-scale
+            harness: 2, 4).
         label_smoothness: ``beta`` >= 0, weight of label changes between neighbours (1.2).
         data_smoothness: ``gamma`` >= 0, weight of the seam mismatch (0.5).
         prior_weight: ``eta`` >= 0, weight of the label prior (0.2).
@@ -461,7 +462,7 @@ class PuzzleMix(Mixer):
         """Draw partners, ``lam`` and the grid size, then solve masks and transport plans.
 
         Args:
-            images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1) batch, ``B >= 1``.
+            images: ``(B, C, H, W)`` uint8 (0-255) or floating (0-1) batch; ``B = 0`` gives an empty draw.
             labels: ``(B,)`` int64 class indices in ``[0, num_classes)``.
             generator: source of randomness; ``None`` uses augbench's default generator.
             saliency: ``(B, H, W)`` float >= 0 on the images' device, or ``None`` (uniform).
@@ -474,8 +475,8 @@ class PuzzleMix(Mixer):
         generator = resolve_generator(generator)
         batch = images.shape[0]
         partners = self._draw_partners(batch, generator).to(images.device)
-        n = batch if self.per_sample else 1
-        entries = self.make_params(images, partners[:n], generator, saliency)
+        n = batch if self.per_sample else min(batch, 1)
+        entries = self.make_params(images, partners[:n], generator, saliency) if n else {}
         params = Params(n, **{name: value.to(images.device) for name, value in entries.items()})
         if n != batch:
             params = params.expand(batch)

@@ -47,14 +47,15 @@ class ResizeMix(Mixer):
     1), placed uniformly at a position where it lies fully inside the image, so it is never
     clipped and the *whole* partner image is resized to exactly the box. The partner's label
     weight is the pasted area fraction, ``1 - lam = box area / (H * W) ~ tau^2``
-    (E[tau^2] = 0.243 for the default scale). Card simplification: the box is placed inside
-    the image instead of around a centre and clipped, so ``1 - lam`` tracks ``tau^2``
-    without clipping bias.
+    (E[tau^2] = 0.243 for the default scale). Simplification relative to the reference
+    implementation: the box is placed inside the image instead of around a centre and
+    clipped, so ``1 - lam`` tracks ``tau^2`` without clipping bias.
 
     Args:
         num_classes: number of classes, ``>= 1``.
         scale: range ``(low, high)`` of ``tau``, within (0, 1]; (0.1, 0.8) in the paper. On
-            tiny images (8x8) ``tau < 0.3`` pastes 1-2 px, the card suggests (0.3, 0.8) there.
+            tiny images (8x8) ``tau < 0.3`` pastes 1-2 px, which acts as label noise on the
+            benchmark's small-scale harness; (0.3, 0.8) is worth trying there.
         interpolation: ``"nearest"`` (default, as OpenMixup; exact for any dtype) or
             ``"bilinear"`` (two-tap, not antialiased, as ``F.interpolate`` in OpenMixup's
             bilinear option; uint8 is rounded).

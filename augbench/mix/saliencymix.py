@@ -103,8 +103,8 @@ class SaliencyMix(Mixer):
     Simplification: the reference uses OpenCV's ``StaticSaliencyFineGrained`` detector on
     one image at a time; here saliency is the spectral-residual detector of Hou and Zhang
     (:func:`spectral_residual_saliency`), computed in-project for the whole batch with
-    ``torch.fft`` on the images' device. The card's application probability is left to the
-    training method.
+    ``torch.fft`` on the images' device. The reference implementation's per-batch application
+    probability is left to the training method.
 
     Args:
         num_classes: number of classes, ``>= 1``.

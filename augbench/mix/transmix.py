@@ -21,8 +21,8 @@ def pasted_attention(params: Params, attention: Tensor, image_size: tuple[int, i
     The box mask is downsampled to the patch grid by *coverage*: patch ``(r, c)`` counts with
     the fraction of its pixels inside the box (1 inside, 0 outside, in between on the box
     border), computed exactly from the box coordinates. For boxes aligned with the patch grid
-    this is the binary patch mask of the card; uniform attention gives exactly the box area
-    fraction.
+    this is the reference implementation's binary patch mask; uniform attention gives exactly
+    the box area fraction.
 
     Args:
         params: ``top``, ``left``, ``height``, ``width``, ``(B,)`` int64 boxes in pixels.
@@ -68,7 +68,7 @@ class TransMix(Mixer):
     with ``a`` the attention mass on the pasted box (:func:`pasted_attention`, the last block's
     class-token attention averaged over heads, detached by the caller), the label weight of
     the pasted partner becomes ``(1 - attention_weight) * (1 - lam_0) + attention_weight * a``,
-    so ``lam = (1 - attention_weight) * lam_0 + attention_weight * (1 - a)``. The card's
+    so ``lam = (1 - attention_weight) * lam_0 + attention_weight * (1 - a)``. The
     official code averages area and attention (``attention_weight = 0.5``, the default); the
     paper's formulation is ``attention_weight = 1`` (label weight = attention mass alone).
     Mixup draws keep ``lam_0``.
@@ -82,7 +82,7 @@ class TransMix(Mixer):
         num_classes: number of classes, ``>= 1``.
         mixup_alpha: Beta concentration of Mixup draws, > 0 (0.8 in the DeiT-S config).
         cutmix_alpha: Beta concentration of CutMix draws, > 0 (1.0).
-        switch_prob: probability of CutMix for a draw, in [0, 1] (0.8 in the card's config).
+        switch_prob: probability of CutMix for a draw, in [0, 1] (0.8 in the released DeiT-S config).
         attention_weight: weight of the attention term in the CutMix label weight, in [0, 1].
         per_sample: one draw and partner per sample (default), or one draw per batch.
         label_smoothing: in [0, 1), applied to the one-hot rows before mixing (0.1 in DeiT).
@@ -184,6 +184,8 @@ class TransMix(Mixer):
                 f"{who}: params ({params.batch_size}) and labels {tuple(labels.shape)} do not match the "
                 f"result's batch of {batch}; relabel with the draw that built the result"
             )
+        if not batch:
+            return result  # an empty draw holds no boxes to weigh
         params = params.to(result.inputs.device)
         attended = 1.0 - pasted_attention(params, attention.detach(), (height, width))
         mixed_lam = (1.0 - self.attention_weight) * result.lam + self.attention_weight * attended

@@ -13,7 +13,7 @@ from augbench.models.timeseries_cnn import TimeSeriesCNN
 __all__ = ["auto_model", "SMALL_IMAGE_SIDE"]
 
 SMALL_IMAGE_SIDE = 16
-"""Images with a shorter side get the card harness CNN; larger ones the pooled ConvNet."""
+"""Images with a shorter side get the small-scale harness CNN; larger ones the pooled ConvNet."""
 
 
 @MODELS.register("auto")
@@ -27,9 +27,9 @@ def auto_model(
     """A model sized to the input, so a folder of small images does not train a ResNet-18.
 
     Images: :class:`~augbench.models.harness.HarnessCNN` when the shorter side is under 16 px
-    (the cards' 2-conv network), else :class:`~augbench.models.convnet.ConvNet` (four pooled
-    blocks, a 128-d feature: seconds per epoch on a CPU for a few thousand 32-96 px images,
-    where ``preact_resnet18`` takes minutes). Time series and waveforms:
+    (the small-scale harness's 2-conv network), else :class:`~augbench.models.convnet.ConvNet`
+    (four pooled blocks, a 128-d feature: seconds per epoch on a CPU for a few thousand 32-96 px
+    images, where ``preact_resnet18`` takes minutes). Time series and waveforms:
     :class:`~augbench.models.timeseries_cnn.TimeSeriesCNN`. Name a model explicitly
     (``--model preact_resnet18``) for accuracy on large datasets.
 

@@ -1,4 +1,4 @@
-"""A multi-layer perceptron on flattened samples: the card's small-scale KD teacher and student."""
+"""A multi-layer perceptron on flattened samples: the small-scale harness's KD teacher and student."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ __all__ = ["MLP"]
 class MLP(StagedModel):
     """Flatten, then ``Linear - ReLU`` per hidden width, then a linear head (any modality).
 
-    The distillation card's small-scale check uses a 2x512 teacher and a 1x32 student on the
+    The benchmark's small-scale harness distils a 2x512 teacher into a 1x32 student on the
     8x8 digits. Stages ``fc1 .. fcK`` (``fc1`` flattens first); ``forward_features`` returns the
     last hidden layer ``(B, hidden[-1])``.
 

@@ -13,7 +13,6 @@ from augbench.errors import ConfigError
 from augbench.functional._pixel import to_uint8
 from augbench.functional._utils import restore_dtype
 from augbench.policies.ops import SPACES, OpRange, apply_op_layers, op_values
-from augbench.policies.strings import ElementSpec, Grammar, Section, register_element
 from augbench.random import Params
 from augbench.transforms._args import check_fill
 from augbench.transforms.base import ImageShape, Transform
@@ -47,7 +46,9 @@ class AugMix(Transform):
     ranges (rotate 30 deg, shear 0.3, translate a third of the side, posterize 4 -> 0 bits,
     solarize from above white down). Ops run on the images' dtype, grouped by op; the mix is
     computed in float and rounded back for uint8. Each call returns one view; for the JSD loss
-    call it twice (two independent draws) and use :func:`jsd_loss`.
+    call it twice (two independent draws) and use :func:`jsd_loss`. This class follows the
+    AugMix reference and torchvision; the ``augmix-...`` policy strings build timm's AugMix
+    (:class:`~augbench.policies.TimmAugMix`).
 
     Args:
         severity: maximal op level, 1-10.
@@ -163,22 +164,3 @@ def jsd_loss(logits_clean: Tensor, logits_aug1: Tensor, logits_aug2: Tensor) -> 
     probs = [nnf.softmax(logits, dim=1) for logits in (logits_clean, logits_aug1, logits_aug2)]
     log_mixture = torch.clamp((probs[0] + probs[1] + probs[2]) / 3.0, 1e-7, 1.0).log()
     return sum(nnf.kl_div(log_mixture, p, reduction="batchmean") for p in probs) / 3.0
-
-
-def _build_augmix(spec: ElementSpec) -> Transform:
-    return AugMix(
-        severity=int(spec.get("m", 3)),
-        width=int(spec.get("w", 3)),
-        depth=int(spec.get("d", -1)),
-        alpha=float(spec.get("a", 1.0)),
-    )
-
-
-register_element(
-    Grammar(
-        "augmix",
-        _build_augmix,
-        sections={"m": Section(int, 1, 10), "w": Section(int, 1, 16), "d": Section(int, 1, 3), "a": Section(float, 1e-6, 100)},
-        example="augmix-m5-w3-d2",
-    )
-)

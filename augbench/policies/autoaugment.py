@@ -125,6 +125,8 @@ class AutoAugment(Transform):
     (one kernel call per op present in each slot). Magnitude index ``m`` (0-9) maps to level
     ``m / 9`` of torchvision's ranges (shear 0.3, translate 45 % of the side, rotate 30 deg,
     enhance factor 1 +- 0.9, posterize 8 -> 4 bits, solarize threshold from above white to 0).
+    This class and the ``autoaug-...`` strings follow torchvision; timm's policies are the
+    ``original``, ``v0``, ... strings (:class:`~augbench.policies.TimmAutoAugment`).
 
     Args:
         policy: ``"cifar10"``, ``"imagenet"`` or ``"svhn"``.
@@ -174,6 +176,7 @@ class AutoAugment(Transform):
         return f"policy={self.policy!r}"
 
 
+# Not a timm policy: autoaug-cifar10/-imagenet/-svhn build augbench's torchvision-convention AutoAugment.
 register_element(
     Grammar("autoaug", lambda spec: AutoAugment(spec.argument), word_argument=tuple(AUTOAUGMENT_POLICIES), example="autoaug-cifar10")
 )

@@ -24,8 +24,8 @@ def build_transform(spec: Spec | Transform | None) -> Transform | None:
 
     >>> build_transform({"type": "HorizontalFlip", "p": 0.5})
     HorizontalFlip(p=0.5)
-    >>> type(build_transform("rand-m9-n2")).__name__
-    'RandAugment'
+    >>> type(build_transform("rand-m9-n2")).__name__   # timm's meaning
+    'TimmRandAugment'
     """
     if spec is None or isinstance(spec, Transform):
         return spec

@@ -17,7 +17,7 @@ samples.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -170,9 +170,16 @@ def apply_ops(
 
 
 def apply_op_layers(
-    images: Tensor, op_names: Sequence[str], op_index: Tensor, values: Tensor, fill: Fill, target: str
+    images: Tensor,
+    op_names: Sequence[str],
+    op_index: Tensor,
+    values: Tensor,
+    fill: Fill,
+    target: str,
+    kernels: Mapping[str, Kernel] = OPS,
+    geometric: frozenset[str] = GEOMETRIC_OPS,
 ) -> Tensor:
-    """:func:`apply_ops` for ``L`` layers in a row: layer ``l`` applies ``op_index[:, l]``.
+    """:func:`apply_ops` for ``L`` layers in a row: layer ``l`` applies ``op_index[:, l]``; any kernel table.
 
     The same result as ``L`` calls of :func:`apply_ops`, with less data movement: the samples
     are regrouped by each layer's op with one gather (a layer whose op is the same for the
@@ -185,9 +192,12 @@ def apply_op_layers(
         images: ``(B, C, H, W)``; never written to.
         op_names: the op list ``op_index`` refers to.
         op_index: ``(B, L)`` int64; ``-1`` means "no op" for that sample in that layer.
-        values: ``(B, L)`` arguments.
+        values: ``(B, L)`` arguments, or ``(B, L, D)`` for kernels that read ``D`` numbers per sample.
         fill: fill of geometric ops in [0, 1] units, one number or one per channel.
         target: ``"image"`` or ``"mask"``.
+        kernels: op name -> kernel (default :data:`OPS`); for masks, pass kernels that sample
+            nearest.
+        geometric: the names in ``op_names`` that move pixels (the only ones applied to masks).
     """
     if target != MASK and images.shape[1] not in (1, 3):
         raise InputValueError(
@@ -209,12 +219,12 @@ def apply_op_layers(
     buffers: list[Tensor] = []
     for layer in range(layers):
         counts = all_counts[layer]
-        active = [op for op in range(len(op_names)) if counts[op + 1] and not (is_mask and op_names[op] not in GEOMETRIC_OPS)]
+        active = [op for op in range(len(op_names)) if counts[op + 1] and not (is_mask and op_names[op] not in geometric)]
         if not active:
             continue
         layer_values = values[:, layer] if order is None else values[:, layer].index_select(0, order)
         if counts[active[0] + 1] == batch:  # one op for the whole batch: no regrouping
-            current = OPS[op_names[active[0]]](current, layer_values, kernel_fill)
+            current = kernels[op_names[active[0]]](current, layer_values, kernel_fill)
             continue
         layer_order = torch.argsort(op_index[:, layer], stable=True)  # samples grouped by op
         source = layer_order if position is None else position.index_select(0, layer_order)
@@ -227,7 +237,7 @@ def apply_op_layers(
             count = counts[op + 1]
             if op in active:
                 chunk = grouped.narrow(0, start, count)
-                out = OPS[op_names[op]](chunk, layer_values.narrow(0, start, count), kernel_fill)
+                out = kernels[op_names[op]](chunk, layer_values.narrow(0, start, count), kernel_fill)
                 if out is not chunk:
                     chunk.copy_(out)
             start += count

@@ -11,7 +11,7 @@ from torch import Tensor
 from augbench.distributions import AnyGenerator, normal, rand
 from augbench.errors import ConfigError
 from augbench.policies.ops import apply_op_layers, check_space, op_values
-from augbench.policies.strings import ElementSpec, Grammar, Section, register_element
+from augbench.policies.strings import Grammar, register_element
 from augbench.random import Params
 from augbench.transforms._args import check_fill
 from augbench.transforms.base import ImageShape, Transform
@@ -60,8 +60,10 @@ class RandAugment(_OpSequence):
 
     Each sample draws its own ops, signs and (with ``magnitude_std > 0``) magnitude noise; a
     batch is processed with one kernel call per op present. Magnitude ``m`` of
-    ``num_magnitude_bins`` bins means level ``m / (bins - 1)`` of the space's range; torchvision
-    uses 31 bins, timm strings (``rand-m9-n2``) a 0-10 scale. Magnitude 0 is the identity for
+    ``num_magnitude_bins`` bins means level ``m / (bins - 1)`` of the space's range, as in
+    torchvision (31 bins). This class follows torchvision's conventions; the ``rand-...`` policy
+    strings build timm's RandAugment instead (:class:`~augbench.policies.TimmRandAugment`).
+    Magnitude 0 is the identity for
     every op (solarize's threshold starts above white, unlike torchvision's 255, which inverts
     white pixels at M=0).
 
@@ -174,28 +176,5 @@ class TrivialAugmentWide(_OpSequence):
         return f"num_magnitude_bins={self.num_magnitude_bins}, space={self.space!r}"
 
 
-_RAND_SECTIONS = {
-    "m": Section(float, 0, 10),
-    "n": Section(int, 0, 16),
-    "mstd": Section(float, 0, float("inf")),
-    "mmax": Section(float, 0, 10),
-    "inc": Section(int, 1, 1, hint="augbench ops always grow in severity with m (timm's inc1); drop inc0"),
-}
-
-
-def _build_rand(spec: ElementSpec) -> Transform:
-    """timm's scale: magnitudes on 0-10 (11 bins); ``inc1`` is accepted and is augbench's only
-    behaviour (severity rises with m for every op); ``inc0`` (TF's non-monotone ops) is refused.
-    As in timm, ``mstd`` above 100 means a magnitude uniform in [0, m] (``magnitude_std=inf``)."""
-    magnitude_std = spec.get("mstd", 0.0)
-    return RandAugment(
-        num_ops=int(spec.get("n", 2)),
-        magnitude=spec.get("m", 9),
-        num_magnitude_bins=11,
-        magnitude_std=math.inf if magnitude_std > 100 else magnitude_std,
-        magnitude_max=spec.get("mmax", 10),
-    )
-
-
-register_element(Grammar("rand", _build_rand, sections=_RAND_SECTIONS, example="rand-m9-n2-mstd0.5-inc1"))
+# Not a timm policy: the string builds augbench's torchvision-convention TrivialAugment Wide.
 register_element(Grammar("trivialaugment", lambda spec: TrivialAugmentWide(), example="trivialaugment"))

@@ -1,19 +1,25 @@
-"""Policy strings: a compact, timm-compatible grammar for policies and whole pipelines.
+"""Policy strings: timm's grammar for policies, extended to whole pipelines.
 
 Grammar::
 
     pipeline := element ("-" element)*
-    element  := NAME [ARGUMENT] ("-" KEY NUMBER)*
+    element  := NAME [ARGUMENT] ("-" SECTION)*
+    SECTION  := KEY VALUE      (the key is what precedes the first digit, as timm splits it;
+                                word-valued keys such as rand's ``tweights`` take a listed word)
 
-An element is a policy (``rand``, ``augmix``, ``trivialaugment``, ``autoaug``) or an engine op
-(``rrc32``, ``crop32p4``, ``hflip``, ``erase0.25``); each policy has its own section keys
-(``rand-m9-n2-mstd0.5-inc1``, ``augmix-m5-w3-d2``). A token that is not a key of the current
-element starts the next element, so ``"rrc32-hflip-rand-m9-n2-erase0.25"`` is a random resized
-crop to 32 px, a flip, RandAugment and Random Erasing with p 0.25, in that order.
+An element is a policy or an engine op (``rrc32``, ``crop32p4``, ``hflip``, ``erase0.25``).
+The policies timm has (``rand``, ``augmix``, ``original``, ``originalr``, ``v0``, ``v0r``,
+``3a``) mean what they mean in timm 1.0.31, with its keys, defaults and op conventions (see
+:mod:`augbench.policies.timm_policies`); ``trivialaugment`` and ``autoaug-cifar10`` /
+``-imagenet`` / ``-svhn``, which timm does not have, build augbench's torchvision-convention
+classes. A token that is not a key of the current element starts the next element, so
+``"rrc32-hflip-rand-m9-n2-erase0.25"`` is a random resized crop to 32 px, a flip, timm's
+RandAugment and Random Erasing with p 0.25, in that order.
 
 Parsing gives a frozen :class:`PipelineSpec` whose ``str()`` is the canonical string; unknown
-names, keys, missing numbers and out-of-range values raise one line naming the token and the
-valid choices.
+names, keys, missing or malformed values and out-of-range values raise one line naming the
+token and the valid choices. :func:`describe` gives the resolved parameters of one timm policy
+as a plain dict.
 """
 
 from __future__ import annotations
@@ -21,34 +27,56 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 from augbench.errors import ConfigError
 from augbench.transforms.base import Compose, Transform
 
-__all__ = ["Section", "Grammar", "ElementSpec", "PipelineSpec", "ELEMENTS", "register_element", "parse", "policy"]
+__all__ = [
+    "Section", "Grammar", "ElementSpec", "PipelineSpec", "ELEMENTS", "register_element", "parse", "policy", "describe",
+]  # fmt: skip
 
 Value = int | float | str
 
 
 @dataclass(frozen=True)
 class Section:
-    """One ``KEY NUMBER`` section of an element: its type and allowed interval."""
+    """One section of an element: its value type and allowed interval, or its allowed words.
+
+    ``int`` values are read with Python's ``int()`` and ``float`` values with ``float()``, as timm
+    reads them (so ``m9.5`` is refused: timm's ``m`` is an integer); ``str`` sections take one of
+    ``choices``.
+    """
 
     kind: type = float
     low: float = float("-inf")
     high: float = float("inf")
     hint: str = ""
+    choices: tuple[str, ...] = ()
 
-    def convert(self, element: str, key: str, text: str) -> int | float:
+    def convert(self, element: str, key: str, text: str) -> Value:
+        """The value of ``key`` written as ``text``; one-line errors name the fix."""
+        if self.kind is str:
+            if text not in self.choices:
+                words = ", ".join(f"{key}{choice}" for choice in self.choices)
+                raise ConfigError(f"policy string: section {key + text!r} of {element!r} is unknown; choose from {words}")
+            return text
         try:
-            value = self.kind(float(text)) if self.kind is int and float(text).is_integer() else self.kind(text)
+            value = self.kind(text)
         except ValueError:
             number = "a whole number" if self.kind is int else "a number"
             raise ConfigError(f"policy string: section {key!r} of {element!r} needs {number}, got {text!r} (e.g. {key}9)") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"policy string: section {key}{text} of {element!r} is not a finite number")
         if not self.low <= value <= self.high:
-            hint = self.hint or f"{key} must lie in [{self.low}, {self.high}]"
-            raise ConfigError(f"policy string: {key}{text} out of range for {element!r}; {hint}")
+            bound = f"must be >= {_number(self.low)}" if self.high == float("inf") else f"must lie in [{_number(self.low)}, {_number(self.high)}]"
+            raise ConfigError(f"policy string: {key}{text} out of range for {element!r}; {self.hint or key + ' ' + bound}")
         return value
+
+    def spelling(self, key: str) -> str:
+        """How the key is written in a list of valid keys, e.g. ``t (tweights, t3aw, t3a)``."""
+        return f"{key} ({', '.join(key + choice for choice in self.choices)})" if self.choices else key
 
 
 @dataclass(frozen=True)
@@ -62,9 +90,11 @@ class Grammar:
             the argument optional.
         word_argument: the argument is the next dash-separated token (``autoaug-cifar10``);
             the allowed words.
-        sections: the ``KEY NUMBER`` sections that may follow.
+        sections: the ``KEY VALUE`` sections that may follow.
         build: turns a parsed :class:`ElementSpec` into a transform.
         example: shown in error messages.
+        describe: the resolved parameters of a parsed element as a plain dict (timm's
+            policies), for :func:`describe`; ``None`` for the others.
     """
 
     name: str
@@ -73,6 +103,7 @@ class Grammar:
     word_argument: tuple[str, ...] = ()
     sections: dict[str, Section] = field(default_factory=dict)
     example: str = ""
+    describe: Callable[[ElementSpec], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,9 +112,9 @@ class ElementSpec:
 
     name: str
     argument: str = ""
-    sections: tuple[tuple[str, int | float], ...] = ()
+    sections: tuple[tuple[str, Value], ...] = ()
 
-    def get(self, key: str, default: int | float | None = None) -> int | float | None:
+    def get(self, key: str, default: Value | None = None) -> Value | None:
         """The value of section ``key``, or ``default`` when absent."""
         return dict(self.sections).get(key, default)
 
@@ -93,8 +124,15 @@ class ElementSpec:
         return "-".join([head, *(f"{key}{_number(value)}" for key, value in self.sections)])
 
 
-def _number(value: int | float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+def _number(value: Value) -> str:
+    """A section value as written canonically: words as they are, numbers without an exponent
+    (``1e-05`` would put a dash into the string)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    text = repr(float(value))
+    return format(Decimal(text), "f") if "e" in text else text
 
 
 @dataclass(frozen=True)
@@ -127,8 +165,7 @@ def register_element(grammar: Grammar) -> Grammar:
     return grammar
 
 
-_TOKEN = re.compile(r"^([a-z]+)(.*)$")
-_SECTION = re.compile(r"^([a-z]+)(.*)$")
+_SECTION = re.compile(r"^(\D*)(\d.*)$")  # timm: re.split(r"(\d.*)", token) -> key, value
 
 
 def _split_head(token: str, text: str) -> tuple[Grammar, str]:
@@ -166,25 +203,63 @@ def parse(text: str) -> PipelineSpec:
                 )
             argument = tokens[index]
             index += 1
-        sections: list[tuple[str, int | float]] = []
+        sections: list[tuple[str, Value]] = []
         while index < len(tokens):
-            match = _SECTION.match(tokens[index])
-            key = match.group(1) if match else ""
-            if key not in grammar.sections:
-                if grammar.sections and not any(tokens[index].startswith(name) for name in ELEMENTS):
-                    raise ConfigError(
-                        f"policy string {text!r}: unknown section {tokens[index]!r} of {grammar.name!r}; "
-                        f"valid keys: {', '.join(grammar.sections)}"
-                    )
+            split = _split_section(grammar, tokens[index], text)
+            if split is None:
                 break
+            key, value = split
             if any(key == k for k, _ in sections):
-                raise ConfigError(f"policy string {text!r}: section {key!r} of {grammar.name!r} is given twice")
-            sections.append((key, grammar.sections[key].convert(grammar.name, key, match.group(2))))
+                raise ConfigError(
+                    f"policy string {text!r}: section {key!r} of {grammar.name!r} is given twice; keep one"
+                )
+            sections.append((key, grammar.sections[key].convert(grammar.name, key, value)))
             index += 1
         elements.append(ElementSpec(grammar.name, argument, tuple(sections)))
     return PipelineSpec(tuple(elements))
 
 
+def _split_section(grammar: Grammar, token: str, text: str) -> tuple[str, str] | None:
+    """``(key, value text)`` of ``token`` as a section of ``grammar``; ``None`` when the token
+    starts the next element; one-line errors for a token that is neither."""
+    for key, section in grammar.sections.items():  # word sections: the key, then a listed word
+        if section.choices and token.startswith(key) and token[len(key):] in section.choices:
+            return key, token[len(key):]
+    match = _SECTION.match(token)
+    key, value = (match.group(1), match.group(2)) if match else (token, "")
+    if key in grammar.sections:
+        return key, value
+    if not grammar.sections or any(token.startswith(name) for name in ELEMENTS):
+        return None
+    words = [k for k, section in grammar.sections.items() if section.choices and token.startswith(k)]
+    if words:
+        return words[0], token[len(words[0]):]
+    valid = ", ".join(section.spelling(k) for k, section in grammar.sections.items())
+    raise ConfigError(f"policy string {text!r}: unknown section {token!r} of {grammar.name!r}; valid keys: {valid}")
+
+
 def policy(text: str) -> Transform:
     """Build the transform a policy string describes, e.g. ``policy("rand-m9-n2-mstd0.5")``."""
     return parse(text).build()
+
+
+def describe(text: str) -> dict[str, Any]:
+    """The resolved parameters of a string holding one timm policy, as a plain dict.
+
+    Every key of the string is resolved to the value timm uses (defaults filled in, ``mstd``
+    above 100 as ``inf`` for ``rand``, the op list that ``inc``/``t`` select); the fields are
+    listed in :mod:`augbench.policies.timm_policies`. Always present: ``family`` (``"rand"``,
+    ``"augmix"``, or the AutoAugment policy name), ``ops`` (timm's op names), ``magnitude_std``,
+    ``magnitude_max`` (the clip of the magnitude), ``prob``, ``fill`` (0-255 per channel) and
+    ``interpolation``.
+
+    >>> info = describe("rand-m9-mstd0.5")
+    >>> info["family"], info["magnitude"], info["num_ops"], info["increasing"], info["prob"]
+    ('rand', 9, 2, False, 0.5)
+    """
+    elements = parse(text).elements
+    describer = ELEMENTS[elements[0].name].describe if len(elements) == 1 else None
+    if describer is None:
+        timm = ", ".join(name for name, grammar in ELEMENTS.items() if grammar.describe is not None)
+        raise ConfigError(f"describe: {text!r} is not one timm policy; give one of {timm} with its keys, e.g. rand-m9-n2")
+    return describer(elements[0])

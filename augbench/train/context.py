@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from augbench.errors import ConfigError
+from augbench.keyed import KEY_VIEWS, sample_keys
 from augbench.metrics.cost import StepTimer
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ __all__ = ["StreamBatch", "Batch", "StepOutput", "TrainContext", "EpochLog", "KE
 STREAMS = ("labeled", "unlabeled", "target")
 """The stream names a data spec can provide."""
 
-KEY_VIEWS = 16
-"""Keys leave room for this many distinct views of one sample per step (``view`` in 0..15)."""
 
 
 @dataclass(frozen=True)
@@ -64,10 +63,8 @@ def key_views(view: int | tuple[int, ...]) -> tuple[int, ...]:
 
 
 def stream_keys(part: StreamBatch, view: int) -> Tensor:
-    """Keys of a stream batch's samples for keyed draws: ``(passes * N + ids) * 16 + view``."""
-    if not 0 <= view < KEY_VIEWS:
-        raise ConfigError(f"ctx.keys(view={view}): view must be in 0..{KEY_VIEWS - 1}")
-    return (part.passes * part.pool_size + part.ids) * KEY_VIEWS + view
+    """Keys of a stream batch's samples for keyed draws (:func:`augbench.keyed.sample_keys`)."""
+    return sample_keys(part.ids, part.passes, part.pool_size, view)
 
 
 @dataclass(frozen=True)

@@ -38,13 +38,11 @@ def check_range(
 
 
 def check_size(who: str, size: int | Sequence[int]) -> tuple[int, int]:
-    """Parse an output size: an int for a square or ``(height, width)``, all positive."""
-    if isinstance(size, int):
-        pair = (size, size)
-    elif isinstance(size, Sequence) and len(size) == 2 and all(isinstance(v, int) for v in size):
-        pair = (size[0], size[1])
-    else:
+    """Parse an output size: an int (or ``[int]``) for a square or ``(height, width)``, all positive."""
+    values = [size] if isinstance(size, int) else list(size) if isinstance(size, Sequence) else []
+    if len(values) not in (1, 2) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         raise InputValueError(f"{who}: size={size!r} must be an int or (height, width)")
+    pair = (values[0], values[-1])
     if min(pair) < 1:
         raise InputValueError(f"{who}: size={size!r} must be positive")
     return pair

@@ -9,6 +9,7 @@ The base class owns what every transform shares, so subclasses never re-implemen
 input validation, the per-sample application probability ``p`` (a boolean ``"apply"``
 entry in the params), ``same_on_batch`` (one draw expanded to the batch), keyed draws
 (``keys=``, ``seed=``: see :mod:`augbench.keyed`) and moving the params to the images' device.
+An empty batch (``B = 0``) is valid: it draws empty params and comes back empty.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class Transform:
             ``Params`` with leading dimension ``B``, on the images' device.
         """
         who = type(self).__name__
-        images = check_batch(images, who)
+        images = check_batch(images, who, allow_empty=True)
         if keys is None:
             if seed is not None:
                 raise InputValueError(f"{who}: seed= is for keyed draws and needs keys=; pass a generator otherwise")
@@ -116,10 +117,12 @@ class Transform:
                 raise InputValueError(
                     f"{who}: keyed draws take keys= and seed= without a generator and without same_on_batch"
                 )
+            if isinstance(keys, (list, tuple)) and all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
+                keys = torch.tensor(keys, dtype=torch.int64, device=images.device)  # e.g. keys=list(ids)
             if not isinstance(keys, Tensor) or keys.shape != (images.shape[0],):
+                got = f"shape {tuple(keys.shape)}" if isinstance(keys, Tensor) else type(keys).__name__
                 raise InputValueError(
-                    f"{who}: keys must be a ({images.shape[0]},) tensor, one key per sample, got "
-                    f"{tuple(getattr(keys, 'shape', ()))}"
+                    f"{who}: keys must be a ({images.shape[0]},) integer tensor or list, one key per sample, got {got}"
                 )
             source = KeyedGenerator(keys, seed)
         return self.sample_for(images.shape[0], tuple(images.shape[1:]), source).to(images.device)
@@ -147,7 +150,7 @@ class Transform:
         """
         who = type(self).__name__
         check_target(target, who)
-        return self.apply_checked(check_batch(images, who, target), params, target)
+        return self.apply_checked(check_batch(images, who, target, allow_empty=True), params, target)
 
     def apply_checked(self, images: Tensor, params: Params, target: str = IMAGE) -> Tensor:
         """:meth:`apply` for a batch that is already validated (checks only the params)."""
@@ -252,7 +255,8 @@ def _pick_samples(mask: Tensor, chosen: Tensor, other: Tensor) -> Tensor:
     """
     batch = mask.shape[0]
     fast = (
-        chosen.device.type == "cpu"
+        batch > 0
+        and chosen.device.type == "cpu"
         and chosen.shape == other.shape
         and chosen.dtype == other.dtype
         and not (chosen.requires_grad or other.requires_grad)

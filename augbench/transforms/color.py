@@ -1,4 +1,4 @@
-"""Colour transforms: colour jitter and random grey-scale, with per-sample factors.
+"""Colour and blur transforms: colour jitter, grey-scale and Gaussian blur, with per-sample factors.
 
 Both change pixel values, not geometry: masks (``target="mask"``) pass through unchanged.
 Images must be grey (1 channel) or RGB (3 channels).
@@ -18,7 +18,7 @@ from augbench.errors import InputValueError
 from augbench.random import Params, uniform
 from augbench.transforms.base import ImageShape, Transform
 
-__all__ = ["ColorJitter", "RandomGrayscale"]
+__all__ = ["ColorJitter", "RandomGrayscale", "Grayscale", "GaussianBlur"]
 
 
 def _check_channels(who: str, images: Tensor, target: str) -> None:
@@ -102,8 +102,7 @@ class ColorJitter(Transform):
         return pixels.mul_(255.0).round_().clamp_(0.0, 255.0).to(stored) if stored == torch.uint8 else pixels
 
     def extra_repr(self) -> str:
-        return (f"brightness={self.brightness}, contrast={self.contrast}, saturation={self.saturation}, "
-                f"hue={self.hue}, p={self.p}")
+        return f"brightness={self.brightness}, contrast={self.contrast}, saturation={self.saturation}, hue={self.hue}"
 
 
 class RandomGrayscale(Transform):
@@ -129,5 +128,76 @@ class RandomGrayscale(Transform):
             return images
         return F.rgb_to_grayscale(images, num_output_channels=3)
 
+
+class Grayscale(Transform):
+    """Convert RGB images to their luma (ITU-R 601-2, as Pillow's ``convert("L")``), torchvision's
+    ``Grayscale``: ``num_output_channels`` 1 or 3 (the luma repeated); grey images pass through
+    (repeated to 3 channels when asked).
+
+    Shape:
+        ``(B, C, H, W)``, ``C`` in {1, 3} -> ``(B, num_output_channels, H, W)``, same dtype.
+    """
+
+    def __init__(self, num_output_channels: int = 1) -> None:
+        super().__init__()
+        if num_output_channels not in (1, 3):
+            raise InputValueError(f"Grayscale: num_output_channels={num_output_channels!r} must be 1 or 3")
+        self.num_output_channels = num_output_channels
+
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
+        return {}
+
+    def output_shape(self, shape: ImageShape) -> ImageShape:
+        return self.num_output_channels, shape[1], shape[2]
+
+    def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
+        _check_channels(type(self).__name__, images, target)
+        if target != IMAGE:
+            return images
+        if images.shape[1] == 1:
+            return images.expand(-1, self.num_output_channels, -1, -1).contiguous()
+        return F.rgb_to_grayscale(images, num_output_channels=self.num_output_channels)
+
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"num_output_channels={self.num_output_channels}"
+
+
+class GaussianBlur(Transform):
+    """Blur each image with its own Gaussian, torchvision's ``GaussianBlur``: ``sigma`` drawn per
+    sample uniformly in ``[sigma_min, sigma_max]`` (the same for both axes), a fixed odd
+    ``kernel_size``, reflect padding (:func:`augbench.functional.gaussian_blur`).
+
+    Args:
+        kernel_size: odd kernel side, or ``(kx, ky)``.
+        sigma: ``(sigma_min, sigma_max)`` in pixels (> 0), or one number for a fixed sigma.
+        p: per-sample probability of blurring (torchvision always blurs: ``p=1``).
+
+    Shape:
+        ``(B, C, H, W)`` -> same shape and dtype.
+    """
+
+    blend_skipped = False  # a convolution per image: leave the unblurred ones out
+
+    def __init__(self, kernel_size: int | tuple[int, int], sigma: float | tuple[float, float] = (0.1, 2.0),
+                 p: float = 1.0, *, same_on_batch: bool = False) -> None:
+        super().__init__(p=p, same_on_batch=same_on_batch)
+        who = type(self).__name__
+        sizes = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        if len(sizes) != 2 or not all(isinstance(k, int) and k >= 1 and k % 2 == 1 for k in sizes):
+            raise InputValueError(f"{who}: kernel_size={kernel_size!r} must be odd positive ints (e.g. 3 or (5, 3))")
+        low, high = (sigma, sigma) if isinstance(sigma, (int, float)) else tuple(sigma)
+        if not (0 < low <= high and math.isfinite(high)):
+            raise InputValueError(f"{who}: sigma={sigma!r} must be > 0, or (min, max) with 0 < min <= max")
+        self.kernel_size = list(sizes)
+        self.sigma = [float(low), float(high)]
+
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
+        return {"sigma": uniform(self.sigma[0], self.sigma[1], n, generator)}
+
+    def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
+        if target != IMAGE:
+            return images
+        return F.gaussian_blur(images, self.kernel_size, params["sigma"])
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, sigma={self.sigma}"

@@ -17,6 +17,7 @@ from augbench.checks import MASK
 from augbench.distributions import AnyGenerator
 from augbench.errors import InputValueError
 from augbench.functional.geometry import Interpolation, PaddingMode
+from augbench.functional.interpolation import InterpolationMode, interpolation_name
 from augbench.random import Params, log_uniform, randint, uniform
 from augbench.transforms._args import Fill, check_fill, check_range, check_size, fill_for
 from augbench.transforms.base import APPLY, ImageShape, Transform
@@ -26,10 +27,9 @@ __all__ = ["HorizontalFlip", "VerticalFlip", "RandomResizedCrop", "RandomCrop", 
 _CROP_TRIES = 10
 
 
-def _check_interpolation(who: str, interpolation: str) -> Interpolation:
-    if interpolation not in ("nearest", "bilinear"):
-        raise InputValueError(f"{who}: interpolation={interpolation!r} is unknown; use 'bilinear' or 'nearest'")
-    return interpolation  # type: ignore[return-value]
+def _check_interpolation(who: str, interpolation: Interpolation) -> str:
+    """The mode's name (a string, so the transform serialises), refusing modes the kernels lack."""
+    return interpolation_name(interpolation, who, ("nearest", "bilinear", "bicubic"))
 
 
 class HorizontalFlip(Transform):
@@ -76,7 +76,8 @@ class RandomResizedCrop(Transform):
             back to the input's own size (one transform then serves any image size).
         scale: range of the crop area as a fraction of the image area.
         ratio: range of the crop aspect ratio (width / height).
-        interpolation: ``"bilinear"`` (default) or ``"nearest"``; masks always use nearest.
+        interpolation: ``"bilinear"`` (default), ``"bicubic"`` or ``"nearest"``, as a name or an
+            :class:`~augbench.functional.InterpolationMode` (stored as its name); masks always use nearest.
         antialias: low-pass filter when a crop is downscaled.
 
     Shape:
@@ -89,7 +90,7 @@ class RandomResizedCrop(Transform):
         size: int | Sequence[int] | None,
         scale: tuple[float, float] = (0.08, 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
-        interpolation: Interpolation = "bilinear",
+        interpolation: Interpolation = InterpolationMode.BILINEAR,
         antialias: bool = True,
         *,
         same_on_batch: bool = False,
@@ -271,7 +272,8 @@ class RandomAffine(Transform):
         translate: maximal shift as fractions of width and height, or ``None``.
         scale: zoom range, or ``None`` for 1.
         shear: shear range in degrees, or ``None``.
-        interpolation: ``"nearest"`` (default, as torchvision) or ``"bilinear"``.
+        interpolation: ``"nearest"`` (default, as torchvision), ``"bilinear"`` or ``"bicubic"``, as
+            a name or an :class:`~augbench.functional.InterpolationMode` (stored as its name).
         fill: value for pixels from outside the image, in [0, 1] units (x255 for uint8).
         center: ``(x, y)`` centre of the warp in pixels; default the image centre.
         p: per-sample probability of applying the warp.
@@ -286,7 +288,7 @@ class RandomAffine(Transform):
         translate: Sequence[float] | None = None,
         scale: Sequence[float] | None = None,
         shear: float | Sequence[float] | None = None,
-        interpolation: Interpolation = "nearest",
+        interpolation: Interpolation = InterpolationMode.NEAREST,
         fill: Fill = 0.0,
         center: Sequence[float] | None = None,
         *,

@@ -29,7 +29,7 @@ def test_expansion_is_the_full_grid() -> None:
         ({"datasets": ["digits"], "methods": ["baseline"], "epoch": 3}, "unknown experiment key 'epoch'"),
         ({"methods": ["baseline"]}, "'datasets' is missing"),
         ({"datasets": ["digit"], "methods": ["baseline"]}, "unknown dataset 'digit'"),
-        ({"datasets": ["digits"], "methods": ["rand-m99"]}, "unknown method 'rand-m99'"),
+        ({"datasets": ["digits"], "methods": ["rand-m9.5"]}, "unknown method 'rand-m9.5'"),
         ({"datasets": ["digits"], "methods": [{"type": "mix_supervised", "mixr": "cutmix"}]},
          "method 'mix_supervised' got unknown option 'mixr'; valid options: mixer, augment"),
         ({"datasets": ["digits"], "methods": ["baseline"], "optimizer": {"type": "sgd", "lr": -1}}, "lr=-1"),

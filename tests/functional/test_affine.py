@@ -1,9 +1,10 @@
-"""Affine kernels: identities, exact pixel moves, rotation direction and the inverse matrix."""
+"""Affine kernels: identities, exact pixel moves, rotation direction, the inverse matrix, Pillow exactness."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -191,3 +192,149 @@ def test_inverse_affine_matrix_of_a_pure_translation() -> None:
     inverse = F.inverse_affine_matrix(zeros, ones * 3, ones * -2, ones, zeros, zeros, zeros, zeros)
     expected = torch.tensor([[[1.0, 0.0, -3.0], [0.0, 1.0, 2.0]]], dtype=torch.float64)
     torch.testing.assert_close(inverse, expected, atol=1e-12, rtol=0)
+
+
+# -- Pillow exactness of "nearest", torchvision's signatures ------------------------------------
+
+Image = pytest.importorskip("PIL.Image")
+FILL = (10, 200, 30)
+
+
+def _torchvision_inverse_matrix(center, angle, translate, scale, shear) -> list[float]:
+    """torchvision's ``_get_inverse_affine_matrix`` in Python floats (what its PIL path hands Pillow)."""
+    rot, sx, sy = math.radians(angle), math.radians(shear[0]), math.radians(shear[1])
+    cos_sy, tan_sx = math.cos(sy), math.tan(sx)
+    a = math.cos(rot - sy) / cos_sy
+    b = -(a * tan_sx + math.sin(rot))
+    c = math.sin(rot - sy) / cos_sy
+    d = math.cos(rot) - c * tan_sx
+    matrix = [d / scale, -b / scale, 0.0, -c / scale, a / scale, 0.0]
+    cx_tx, cy_ty = center[0] + translate[0], center[1] + translate[1]
+    matrix[2] += center[0] - matrix[0] * cx_tx - matrix[1] * cy_ty
+    matrix[5] += center[1] - matrix[3] * cx_tx - matrix[4] * cy_ty
+    return matrix
+
+
+@pytest.fixture(scope="module")
+def shapes(cifar64, pil_reference) -> dict[str, torch.Tensor]:
+    """Real images: 16 CIFAR-10 32x32, and the same resized by Pillow to 37x53 and 64x48."""
+    images = cifar64[:16]
+    resize = lambda size: pil_reference.apply(images, lambda im: im.resize(size, Image.Resampling.BICUBIC))  # noqa: E731
+    return {"32x32": images, "37x53": resize((53, 37)), "64x48": resize((48, 64))}
+
+
+_AFFINES = {
+    "rotate-translate-scale-shear": (15.0, [2, -3], 1.1, [5.0, -4.0]),
+    "scalar shear": (0.0, [0, 0], 1.0, 10.0),
+    "scale only": (0.0, [0, 0], 1.25, [0.0, 0.0]),  # Pillow's ImagingScaleAffine: accumulated doubles
+    "fractional translate": (0.0, [3.5, -2.25], 1.0, [0.0, 0.0]),
+    "rotate and zoom out": (-30.0, [1, 1], 0.9, [0.0, 0.0]),
+}
+
+
+@pytest.mark.parametrize("shape", ["32x32", "37x53", "64x48"])
+@pytest.mark.parametrize("case", list(_AFFINES))
+def test_nearest_affine_equals_pillows_transform(shapes, pil_reference, shape: str, case: str) -> None:
+    images = shapes[shape]
+    angle, translate, scale, shear = _AFFINES[case]
+    height, width = images.shape[-2:]
+    shear_pair = (shear, 0.0) if isinstance(shear, float) else shear
+    matrix = _torchvision_inverse_matrix((width * 0.5, height * 0.5), angle, translate, scale, shear_pair)
+    expected = pil_reference.apply(
+        images, lambda im: im.transform(im.size, Image.Transform.AFFINE, matrix, Image.Resampling.NEAREST, fillcolor=FILL)
+    )
+    assert torch.equal(F.affine(images, angle, translate, scale, shear, "nearest", list(FILL)), expected)
+
+
+@pytest.mark.parametrize("shape", ["32x32", "37x53", "64x48"])
+@pytest.mark.parametrize("angle", [30.0, 90.0, 135.0, -17.3, 200.0])
+@pytest.mark.parametrize("expand", [False, True])
+def test_nearest_rotate_equals_pillows_rotate(shapes, pil_reference, shape: str, angle: float, expand: bool) -> None:
+    images = shapes[shape]
+    expected = pil_reference.apply(images, lambda im: im.rotate(angle, Image.Resampling.NEAREST, expand=expand, fillcolor=FILL))
+    assert torch.equal(F.rotate(images, angle, "nearest", expand, None, list(FILL)), expected)
+
+
+def test_nearest_rotate_about_a_center_equals_pillow(shapes, pil_reference) -> None:
+    images = shapes["37x53"]
+    expected = pil_reference.apply(images, lambda im: im.rotate(33.0, Image.Resampling.NEAREST, center=(5.0, 7.5), fillcolor=FILL))
+    assert torch.equal(F.rotate(images, 33.0, center=[5.0, 7.5], fill=list(FILL)), expected)
+
+
+def test_per_sample_angles_equal_pillow_image_by_image(shapes) -> None:
+    images = shapes["32x32"]
+    angles = torch.linspace(-45, 135, len(images), dtype=torch.float64)
+    result = F.rotate(images, angles, fill=list(FILL))
+    for index, image in enumerate(images):
+        pil = Image.fromarray(image.permute(1, 2, 0).numpy())
+        expected = np.asarray(pil.rotate(float(angles[index]), Image.Resampling.NEAREST, fillcolor=FILL))
+        assert np.array_equal(result[index].permute(1, 2, 0).numpy(), expected), f"sample {index}"
+
+
+def test_rotate_takes_torchvisions_positional_order_and_fill_none() -> None:
+    images = _images((2, 3, 9, 12), torch.uint8)
+    by_position = F.rotate(images, 30.0, "bilinear", True, [4.0, 5.0], [1, 2, 3])
+    by_name = F.rotate(images, angle=30.0, interpolation="bilinear", expand=True, center=[4.0, 5.0], fill=[1, 2, 3])
+    assert torch.equal(by_position, by_name)
+    assert torch.equal(F.rotate(images, 30.0, fill=None), F.rotate(images, 30.0, fill=0))
+    assert torch.equal(F.affine(images, 10.0, [1, 2], 1.0, 0.0, fill=None), F.affine(images, 10.0, [1, 2], 1.0, 0.0, fill=0))
+
+
+def test_shear_forms_follow_torchvision() -> None:
+    images = _images((2, 3, 16, 16), torch.uint8)
+    assert torch.equal(F.affine(images, 0.0, [0, 0], 1.0, 10.0), F.affine(images, 0.0, [0, 0], 1.0, [10.0, 0.0]))
+    assert torch.equal(F.affine(images, 0.0, [0, 0], 1.0, [7.0]), F.affine(images, 0.0, [0, 0], 1.0, [7.0, 7.0]))
+    per_sample = torch.tensor([10.0, -5.0])
+    assert torch.equal(F.affine(images, 0.0, [0, 0], 1.0, per_sample), F.affine(images, 0.0, [0, 0], 1.0, [per_sample, 0.0]))
+
+
+def test_expand_with_per_sample_angles_uses_the_largest_canvas() -> None:
+    images = _images((3, 3, 20, 30), torch.uint8)
+    angles = torch.tensor([0.0, 30.0, 45.0], dtype=torch.float64)
+    result = F.rotate(images, angles, expand=True)
+    sizes = [F.rotate(images[i : i + 1], float(angles[i]), expand=True).shape[-2:] for i in range(3)]
+    assert result.shape[-2:] == (max(s[0] for s in sizes), max(s[1] for s in sizes))
+    largest = max(range(3), key=lambda i: sizes[i][0] * sizes[i][1])
+    assert torch.equal(result[largest : largest + 1], F.rotate(images[largest : largest + 1], float(angles[largest]), expand=True))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_bicubic_warps_keep_the_value_range_and_neutral_parameters(dtype: torch.dtype) -> None:
+    images = _images((2, 3, 12, 14), dtype)
+    _assert_same(F.affine(images, 0.0, [0, 0], 1.0, 0.0, "bicubic"), images)
+    rotated = F.rotate(images, 20.0, "bicubic")
+    high = 255 if dtype == torch.uint8 else 1.0
+    assert rotated.dtype == dtype and float(rotated.min()) >= 0 and float(rotated.max()) <= high
+
+
+@pytest.mark.parametrize(
+    "kernel, shape",
+    [
+        (lambda x: F.affine(x, torch.zeros(0), [0.0, 0.0], 1.0, 0.0), (20, 30)),
+        (lambda x: F.affine(x, 10.0, [1, 2], 1.1, [3.0, 4.0], "bilinear"), (20, 30)),
+        (lambda x: F.rotate(x, torch.zeros(0)), (20, 30)),
+        (lambda x: F.rotate(x, 45.0, expand=True), (36, 36)),
+        (lambda x: F.rotate(x, 30.0, "bicubic"), (20, 30)),
+        (lambda x: F.warp_affine(x, torch.zeros(0, 2, 3), "nearest"), (20, 30)),
+    ],
+)
+def test_empty_batch_gives_an_empty_batch_of_the_output_shape(kernel, shape: tuple[int, int]) -> None:
+    result = kernel(torch.zeros(0, 3, 20, 30, dtype=torch.uint8))
+    assert result.shape == (0, 3, *shape) and result.dtype == torch.uint8
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda x: F.affine(x, 0.0, [1.0], 1.0, 0.0), "translate must be \\(tx, ty\\)"),
+        (lambda x: F.affine(x, 0.0, [0, 0], 1.0, [1.0, 2.0, 3.0]), "shear=.* must be a number"),
+        (lambda x: F.affine(x, 0.0, [0, 0], 0.0, 0.0), "scale"),
+        (lambda x: F.affine(x, 0.0, [0, 0], 1.0, 0.0, "nearest-exact"), "use one of 'nearest', 'bilinear', 'bicubic'"),
+        (lambda x: F.rotate(x, 10.0, center=[1.0]), "center=.* must be \\(x, y\\)"),
+        (lambda x: F.rotate(x.long(), 10.0, "bilinear"), "use 'nearest'"),
+    ],
+)
+def test_bad_arguments_raise_one_line(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        call(_images((2, 3, 8, 8), torch.uint8))
+    assert "\n" not in str(info.value)

@@ -115,14 +115,15 @@ def test_per_sample_params_equal_separate_calls(cifar64, name, dtype):
 
 
 # uint8 blends truncate (< 1 level) and use a grey rounded to whole levels (<= 0.5 level,
-# scaled by |1 - factor|); the float path does neither.
+# scaled by |1 - factor|); uint8 hue quantises as torchvision does, floor(255.999 x) (< 1 level);
+# the float path does neither.
 FLOAT_VS_UINT8 = [
     (F.adjust_brightness, 1.3, 1.0),
     (F.adjust_contrast, 0.4, 1.3),
     (F.adjust_contrast, 1.8, 1.4),
     (F.adjust_saturation, 1.7, 1.35),
     (F.adjust_saturation, 0.2, 1.4),
-    (F.adjust_hue, 0.3, 0.5),
+    (F.adjust_hue, 0.3, 1.0),
     (F.invert, None, 0.0),
     (F.posterize, 3, 0.0),
     (F.rgb_to_grayscale, None, 0.5),
@@ -186,11 +187,12 @@ def test_extremes(cifar64):
         (lambda x: F.posterize(x, 2.5), InputValueError),
         (lambda x: F.solarize(x, -1), InputValueError),
         (lambda x: F.solarize_add(x, 300), InputValueError),
-        (lambda x: F.adjust_saturation(x[:, :1], 0.5), InputValueError),
-        (lambda x: F.adjust_hue(x[:, :1], 0.1), InputValueError),
+        (lambda x: F.adjust_saturation(x[:, :2], 0.5), InputValueError),
+        (lambda x: F.adjust_hue(x[:, :2], 0.1), InputValueError),
         (lambda x: F.adjust_contrast(torch.cat([x, x[:, :1]], 1), 0.5), InputValueError),
         (lambda x: F.rgb_to_grayscale(x, num_output_channels=2), InputValueError),
-        (lambda x: F.adjust_brightness(x[0], 0.5), InputValueError),
+        (lambda x: F.adjust_brightness(x[0, 0], 0.5), InputValueError),
+        (lambda x: F.adjust_brightness(x[0], torch.ones(2)), InputValueError),
         (lambda x: F.adjust_brightness(x.int(), 0.5), InputTypeError),
         (lambda x: F.invert(x.long()), InputTypeError),
     ],

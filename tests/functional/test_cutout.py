@@ -25,9 +25,14 @@ def test_square_position_clipping_and_fill(cifar64):
 
 
 @pytest.mark.parametrize(
-    "call", [lambda x: F.cutout(x, 3, 3, -2), lambda x: F.cutout(x, 3.5, 3, 2), lambda x: F.cutout(x[0], 3, 3, 2)]
+    "call", [lambda x: F.cutout(x, 3, 3, -2), lambda x: F.cutout(x, 3.5, 3, 2), lambda x: F.cutout(x[0, 0], 3, 3, 2)]
 )
 def test_bad_params_raise_one_line(cifar64, call):
     with pytest.raises(InputValueError) as info:
         call(cifar64[:2])
     assert "\n" not in str(info.value)
+
+
+def test_empty_batch_gives_an_empty_batch():
+    empty = torch.zeros(0, 3, 8, 9, dtype=torch.uint8)
+    assert F.cutout(empty, torch.zeros(0), torch.zeros(0), torch.zeros(0)).shape == (0, 3, 8, 9)

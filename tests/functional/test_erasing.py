@@ -86,3 +86,49 @@ def test_erase_with_a_noise_tensor_value(dtype: torch.dtype) -> None:
     assert torch.equal(result, _reference(images, boxes, noise))
     assert torch.equal(result[0, :, :4, :4], noise[0, :, :4, :4])
     assert torch.equal(result[2], images[2])
+
+
+# -- torchvision's erase(img, i, j, h, w, v, inplace) ----------------------------------------------
+
+
+def _torchvision_erase(image: torch.Tensor, i: int, j: int, h: int, w: int, v: torch.Tensor) -> torch.Tensor:
+    """torchvision's ``erase_image``: ``image[..., i:i + h, j:j + w] = v`` on a copy."""
+    erased = image.clone()
+    erased[..., i : i + h, j : j + w] = v
+    return erased
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_erase_with_a_box_shaped_value_as_random_erasing_passes_it(dtype: torch.dtype) -> None:
+    images = _images((3, 3, 10, 12), dtype)
+    value = _images((3, 4, 5), dtype, seed=7)  # (C, h, w), like torchvision's RandomErasing noise
+    tops, lefts = torch.tensor([0, 3, 6]), torch.tensor([1, 5, 7])
+    result = F.erase(images, tops, lefts, 4, 5, value)
+    for index in range(3):
+        expected = _torchvision_erase(images[index], int(tops[index]), int(lefts[index]), 4, 5, value)
+        assert torch.equal(result[index], expected), f"sample {index}"
+    per_sample = _images((3, 3, 4, 5), dtype, seed=8)  # (B, C, h, w)
+    result = F.erase(images, tops, lefts, 4, 5, per_sample)
+    assert torch.equal(result[1], _torchvision_erase(images[1], 3, 5, 4, 5, per_sample[1]))
+
+
+def test_erase_with_a_per_channel_value_and_inplace() -> None:
+    images = _images((2, 3, 8, 9), torch.float32)
+    value = torch.tensor([0.1, 0.5, 0.9])[:, None, None]  # (C, 1, 1)
+    expected = torch.stack([_torchvision_erase(image, 2, 3, 4, 5, value) for image in images])
+    assert torch.equal(F.erase(images, 2, 3, 4, 5, value), expected)
+    target = images.clone()
+    returned = F.erase(target, 2, 3, 4, 5, value, inplace=True)
+    assert returned is target and torch.equal(target, expected)
+
+
+def test_erase_with_a_mismatched_box_value_raises_one_line() -> None:
+    with pytest.raises(ValueError, match="pass \\(3, 4, 5\\)") as info:
+        F.erase(_images((2, 3, 8, 9), torch.uint8), 0, 0, 4, 5, torch.zeros(2, 4, 5, dtype=torch.uint8))
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [0, [1, 2, 3], torch.zeros(3, 2, 2, dtype=torch.uint8)])
+def test_empty_batch_gives_an_empty_batch(value) -> None:
+    empty = torch.zeros(0, 3, 8, 9, dtype=torch.uint8)
+    assert F.erase(empty, torch.zeros(0, dtype=torch.long), 0, 2, 2, value).shape == (0, 3, 8, 9)

@@ -1,4 +1,4 @@
-"""Geometric kernels against independent references (slicing, ``torch.nn.functional``, numpy)."""
+"""Geometric kernels against independent references (slicing, ``torch.nn.functional``, numpy, Pillow)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as nnf
 
 import augbench.functional as F
-from augbench.functional.geometry import _NATIVE_LOOP_MIN_SIDE
+import augbench.functional.interpolation as F_interpolation
+from augbench.functional.geometry import _NATIVE_LOOP_MIN_SIDE, _NATIVE_LOOP_MIN_SIDE_UINT8
 
 
 def _images(shape: tuple[int, ...], dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
@@ -230,16 +231,26 @@ def test_resize_equals_torch_interpolate() -> None:
     for size, antialias in [((10, 8), True), ((31, 29), True), ((10, 8), False)]:
         expected = nnf.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=antialias)
         torch.testing.assert_close(F.resize(images, size, antialias=antialias), expected, atol=1e-5, rtol=0)
-    assert F.resize(images, 7).shape == (2, 3, 7, 7)
+    assert F.resize(images, 7).shape == (2, 3, 7, 8)  # the smaller edge becomes 7: 24 * 7 / 20 -> 8
+
+
+def _pillow_nearest_index(start: int, length: int, out: int) -> list[int]:
+    """Pillow's NEAREST source index of ``crop(box).resize``: the centre coordinate starts at
+    ``step / 2`` and grows by ``step`` one output pixel at a time, in doubles (ImagingScaleAffine)."""
+    step, position, index = length / out, length / out * 0.5, []
+    for _ in range(out):
+        index.append(start + int(position))
+        position += step
+    return index
 
 
 def _nearest_reference(images: torch.Tensor, boxes, size) -> torch.Tensor:
-    """Pixel containing each output pixel centre, computed in exact rational arithmetic."""
+    """Pixel containing each output pixel centre, by Pillow's accumulated double coordinates."""
     out_h, out_w = size
     result = []
     for index, (top, left, height, width) in enumerate(boxes):
-        rows = [top + ((2 * i + 1) * height) // (2 * out_h) for i in range(out_h)]
-        cols = [left + ((2 * j + 1) * width) // (2 * out_w) for j in range(out_w)]
+        rows = _pillow_nearest_index(top, height, out_h)
+        cols = _pillow_nearest_index(left, width, out_w)
         result.append(images[index][:, rows][:, :, cols])
     return torch.stack(result)
 
@@ -267,3 +278,189 @@ def test_resized_crop_nearest_matches_torch_nearest_exact() -> None:
     for index, (t, l, h, w) in enumerate(boxes):
         expected = nnf.interpolate(images[index : index + 1, :, t : t + h, l : l + w], size=(13, 17), mode="nearest-exact")
         assert torch.equal(result[index : index + 1], expected)
+
+
+# -- Pillow exactness (uint8) and torchvision semantics --------------------------------------------
+
+Image = pytest.importorskip("PIL.Image")
+PIL_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.NEAREST}
+
+
+@pytest.fixture(scope="module")
+def cifar_shapes(cifar64, pil_reference) -> dict[str, torch.Tensor]:
+    """Real images at several shapes: CIFAR-10 32x32, and 16 of them resized by Pillow to 37x53."""
+    resized = pil_reference.apply(cifar64[:16], lambda im: im.resize((53, 37), Image.Resampling.BICUBIC))
+    return {"32x32": cifar64[:16], "37x53": resized}
+
+
+# output sizes: up, down, mixed, vertical pass first (height shrinks most), by 3, upsampled 64x48
+_PILLOW_SIZES = [(64, 48), (17, 23), (45, 61), (12, 31), (11, 10), (37, 26), (5, 7)]
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("shape", ["32x32", "37x53"])
+def test_uint8_resize_is_bit_identical_to_pillow(cifar_shapes, pil_reference, shape: str, mode: str) -> None:
+    images = cifar_shapes[shape]
+    for height, width in _PILLOW_SIZES:
+        expected = pil_reference.apply(images, lambda im: im.resize((width, height), PIL_FILTERS[mode]))
+        result = F.resize(images, [height, width], mode)
+        assert torch.equal(result, expected), f"{shape} -> {height}x{width}: {(result == expected).double().mean():.4%} identical"
+
+
+def test_uint8_nearest_resize_is_bit_identical_to_pillow(cifar_shapes, pil_reference) -> None:
+    for images in cifar_shapes.values():
+        for height, width in [(48, 64), (24, 21), (10, 7), (96, 96)]:
+            expected = pil_reference.apply(images, lambda im: im.resize((width, height), Image.Resampling.NEAREST))
+            assert torch.equal(F.resize(images, [height, width], "nearest"), expected)
+            assert torch.equal(F.resize(images, [height, width], "nearest-exact"), expected)
+
+
+def _random_boxes(count: int, height: int, width: int, seed: int, fractional: bool) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    top = torch.randint(0, height // 2, (count,), generator=generator).double()
+    left = torch.randint(0, width // 2, (count,), generator=generator).double()
+    box_h = (torch.rand(count, generator=generator, dtype=torch.float64) * (height - top - 1) + 1).floor()
+    box_w = (torch.rand(count, generator=generator, dtype=torch.float64) * (width - left - 1) + 1).floor()
+    if fractional:
+        top, left = top + 0.25, left + 0.625
+        box_h, box_w = (box_h - 0.5).clamp(min=0.5), (box_w - 0.25).clamp(min=0.5)
+    return [top, left, box_h, box_w]
+
+
+def _pillow_resized_crop(image, box: tuple[float, ...], size: tuple[int, int], mode: str):
+    """``crop`` to the box's enclosing whole pixels, then ``resize`` the box inside it."""
+    top, left, height, width = box
+    window = (int(np.floor(left)), int(np.floor(top)), int(np.ceil(left + width)), int(np.ceil(top + height)))
+    inner = (left - window[0], top - window[1], left + width - window[0], top + height - window[1])
+    return image.crop(window).resize((size[1], size[0]), PIL_FILTERS[mode], box=inner)
+
+
+@pytest.mark.parametrize("fractional", [False, True], ids=["whole-pixel", "fractional"])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest"])
+def test_uint8_resized_crop_with_per_sample_boxes_is_pillows_crop_then_resize(cifar_shapes, mode: str, fractional: bool) -> None:
+    images = cifar_shapes["37x53"]
+    boxes = _random_boxes(len(images), 37, 53, seed=4, fractional=fractional)
+    for size in [(31, 29), (9, 40)]:  # the second makes some samples run Pillow's vertical pass first
+        result = F.resized_crop(images, *boxes, size, mode)
+        for index, image in enumerate(images):
+            pil = Image.fromarray(image.permute(1, 2, 0).numpy())
+            expected = np.asarray(_pillow_resized_crop(pil, tuple(float(b[index]) for b in boxes), size, mode))
+            assert np.array_equal(result[index].permute(1, 2, 0).numpy(), expected), f"sample {index}, size {size}"
+
+
+def test_fused_hflip_on_the_fixed_point_path_equals_flipping_afterwards(cifar_shapes) -> None:
+    images = cifar_shapes["32x32"]
+    boxes = _random_boxes(len(images), 32, 32, seed=6, fractional=False)
+    mirror = torch.arange(len(images)) % 3 == 0
+    plain = F.resized_crop(images, *boxes, (24, 28))
+    fused = F.resized_crop(images, *boxes, (24, 28), hflip=mirror)
+    assert torch.equal(fused, torch.where(mirror[:, None, None, None], plain.flip(-1), plain))
+
+
+def test_upsampled_64x48_images_are_still_bit_identical_to_pillow(cifar_shapes, pil_reference) -> None:
+    images = pil_reference.apply(cifar_shapes["32x32"], lambda im: im.resize((48, 64), Image.Resampling.BICUBIC))
+    for mode in ("bilinear", "bicubic"):
+        for height, width in [(50, 40), (32, 32), (80, 60)]:
+            expected = pil_reference.apply(images, lambda im: im.resize((width, height), PIL_FILTERS[mode]))
+            assert torch.equal(F.resize(images, [height, width], mode), expected)
+
+
+def test_large_images_on_the_cpu_use_torchs_kernel_within_one_level_of_pillow(cifar_shapes, pil_reference) -> None:
+    # A documented deviation: integer boxes of uint8 images of 72 px or more take torch's native
+    # kernel (14-bit weights), which is faster there; it is within one level of Pillow.
+    images = pil_reference.apply(cifar_shapes["32x32"], lambda im: im.resize((80, 96), Image.Resampling.BICUBIC))
+    assert max(images.shape[-2:]) >= _NATIVE_LOOP_MIN_SIDE_UINT8
+    expected = pil_reference.apply(images, lambda im: im.resize((60, 75), Image.Resampling.BILINEAR))
+    identical = pil_reference.check(F.resize(images, [75, 60]), expected)
+    assert identical > 0.95
+
+
+@pytest.mark.parametrize(
+    "shape, size, max_size, expected",
+    [
+        ((37, 53), 32, None, (32, 45)),  # the smaller edge becomes 32, int(32 * 53 / 37) = 45
+        ((53, 37), [32], None, (45, 32)),
+        ((37, 53), 32, 40, (28, 40)),  # the longer edge capped: int(40 * 32 / 45) = 28
+        ((37, 53), None, 40, (27, 40)),  # size=None: the longer edge becomes max_size
+        ((37, 53), [20, 30], None, (20, 30)),
+        ((32, 32), 16, None, (16, 16)),
+    ],
+)
+def test_resize_output_size_is_torchvisions(shape, size, max_size, expected) -> None:
+    images = _images((2, 3, *shape), torch.uint8)
+    assert F.resize(images, size, max_size=max_size).shape == (2, 3, *expected)
+
+
+def test_resize_to_the_input_size_returns_the_input_as_torchvision() -> None:
+    images = _images((2, 3, 20, 24), torch.uint8)
+    assert F.resize(images, [20, 24]) is images
+    assert F.resize(images, 20) is images
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda x: F.resize(x, [20, 24], max_size=30), "max_size needs size=int"),
+        (lambda x: F.resize(x, 32, max_size=32), "must be larger than the smaller edge"),
+        (lambda x: F.resize(x, None), "size=None needs max_size"),
+        (lambda x: F.resize(x, [1, 2, 3]), "must be an int, \\[int\\], \\(height, width\\) or None"),
+        (lambda x: F.resize(x, 0), "must be a positive int"),
+        (lambda x: F.resize(x, 8, "lanczos"), "use one of 'nearest', 'nearest-exact', 'bilinear', 'bicubic'"),
+        (lambda x: F.resize(x.long(), 8, "bilinear"), "use 'nearest'"),
+        (lambda x: F.resized_crop(x, 0, 0, torch.tensor([4, 5]), 6, 8), "boxes' heights differ; pass size=\\(height, width\\)"),
+    ],
+)
+def test_bad_resize_arguments_raise_one_line(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        call(_images((2, 3, 20, 24), torch.uint8))
+    assert "\n" not in str(info.value)
+
+
+def test_resized_crop_int_size_is_the_boxs_smaller_edge() -> None:
+    images = _images((2, 3, 40, 50), torch.uint8)
+    assert F.resized_crop(images, 2, 3, 20, 30, 10).shape == (2, 3, 10, 15)
+    same_boxes = torch.tensor([20.0, 20.0])
+    assert F.resized_crop(images, 0, 0, same_boxes, same_boxes * 1.5, [12]).shape == (2, 3, 12, 18)
+
+
+def test_interpolation_as_enum_pillow_constant_or_string_and_antialias_none() -> None:
+    images = _images((2, 3, 20, 24), torch.uint8)
+    expected = F.resize(images, [9, 11], "bicubic")
+    assert torch.equal(F.resize(images, [9, 11], F_interpolation.InterpolationMode.BICUBIC), expected)
+    assert torch.equal(F.resize(images, [9, 11], Image.Resampling.BICUBIC), expected)
+    assert torch.equal(F.resize(images, [9, 11], antialias=None), F.resize(images, [9, 11], antialias=False))
+
+
+@pytest.mark.parametrize("antialias", [True, False], ids=["aa", "no-aa"])
+@pytest.mark.parametrize("size", [(10, 8), (31, 29)])
+def test_float_bicubic_equals_torch_interpolate_clamped_to_0_1(size, antialias: bool) -> None:
+    images = _images((2, 3, 20, 24), torch.float32)
+    expected = nnf.interpolate(images, size=size, mode="bicubic", align_corners=False, antialias=antialias).clamp(0, 1)
+    result = F.resize(images, size, "bicubic", antialias=antialias)
+    torch.testing.assert_close(result, expected, atol=1e-5, rtol=0)
+    assert 0 <= float(result.min()) and float(result.max()) <= 1
+
+
+def test_uint8_bicubic_without_antialias_is_torchs_kernel_rounded_once() -> None:
+    images = _images((2, 3, 20, 24), torch.uint8)
+    expected = nnf.interpolate(images.float(), size=(31, 29), mode="bicubic", align_corners=False).round().clamp(0, 255)
+    assert (F.resize(images, [31, 29], "bicubic", antialias=False).float() - expected).abs().max() <= 1
+
+
+@pytest.mark.parametrize(
+    "kernel, shape",
+    [
+        (lambda x: F.resize(x, [7, 9]), (7, 9)),
+        (lambda x: F.resize(x, 10, "bicubic"), (10, 12)),
+        (lambda x: F.resized_crop(x, torch.zeros(0), 0, torch.zeros(0) + 5, 6, [8, 8]), (8, 8)),
+        (lambda x: F.resized_crop(x, 1, 2, 5, 6, [8, 8], "nearest"), (8, 8)),
+        (lambda x: F.resized_crop(x, 1, 2, 5, 6, 10), (10, 12)),
+        (lambda x: F.crop(x, torch.zeros(0, dtype=torch.long), 0, 5, 6), (5, 6)),
+        (F.hflip, (20, 24)),
+        (F.vflip, (20, 24)),
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_empty_batch_gives_an_empty_batch_of_the_output_shape(kernel, shape: tuple[int, int], dtype: torch.dtype) -> None:
+    result = kernel(torch.zeros(0, 3, 20, 24, dtype=dtype))
+    assert result.shape == (0, 3, *shape) and result.dtype == dtype

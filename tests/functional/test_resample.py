@@ -1,4 +1,4 @@
-"""Fast paths of the resampling core: folded flips, the row-gather filter, the workspace, threads."""
+"""Fast paths of the resampling core: folded flips, the row-gather filter, the workspace, threads, fixed point."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 import augbench.functional as F
 from augbench.functional import _resample
-from augbench.functional.geometry import _NATIVE_LOOP_MIN_SIDE
+from augbench.functional.geometry import _NATIVE_LOOP_MIN_SIDE_UINT8
 
 
 def _images(shape: tuple[int, ...], dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
@@ -27,7 +27,7 @@ def _boxes(batch: int, side: int, seed: int = 1) -> list[torch.Tensor]:
     return [top, left, height, width]
 
 
-_SIDES = pytest.mark.parametrize("side", [24, _NATIVE_LOOP_MIN_SIDE + 8], ids=["batched", "native"])
+_SIDES = pytest.mark.parametrize("side", [24, _NATIVE_LOOP_MIN_SIDE_UINT8 + 8], ids=["batched", "native"])
 
 
 @_SIDES
@@ -66,19 +66,13 @@ def test_row_gather_filter_equals_the_dense_matrix_products(size: tuple[int, int
     torch.testing.assert_close(_resample.resample(images, rows, cols, torch.float64), expected, atol=1e-12, rtol=0)
 
 
-def test_uint8_rounding_is_round_half_to_even_like_torch_round() -> None:
-    values = torch.arange(0, 255.25, 0.25, dtype=torch.float32)  # every .5 tie included
-    values = torch.cat([values, values - 1e-4, values + 1e-4]).clamp(0, 255)
-    assert torch.equal(_resample.round_to_uint8(values.clone()), values.round().to(torch.uint8))
-
-
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
 def test_results_do_not_share_memory_with_reused_buffers(dtype: torch.dtype) -> None:
     boxes = _boxes(8, 24)
     first_images, second_images = _images((8, 3, 24, 24), dtype, 2), _images((8, 3, 24, 24), dtype, 3)
-    first = F.resized_crop(first_images, *boxes, 24)
+    first = F.resized_crop(first_images, *boxes, (24, 24))
     kept = first.clone()
-    F.resized_crop(second_images, *boxes, 24)
+    F.resized_crop(second_images, *boxes, (24, 24))
     assert torch.equal(first, kept)
 
 
@@ -95,7 +89,7 @@ def test_gradients_flow_through_the_batched_path() -> None:
 
 
 def test_native_loop_gives_the_same_result_on_one_and_on_several_threads() -> None:
-    side = _NATIVE_LOOP_MIN_SIDE + 8
+    side = _NATIVE_LOOP_MIN_SIDE_UINT8 + 8
     images, boxes = _images((9, 3, side, side), torch.uint8), _boxes(9, side)
     mirror = torch.arange(9) % 3 == 0
     threads = torch.get_num_threads()
@@ -109,9 +103,49 @@ def test_native_loop_gives_the_same_result_on_one_and_on_several_threads() -> No
 
 
 def test_native_loop_keeps_a_channels_last_batch_channels_last() -> None:
-    side = _NATIVE_LOOP_MIN_SIDE + 8
+    side = _NATIVE_LOOP_MIN_SIDE_UINT8 + 8
     images, boxes = _images((5, 3, side, side), torch.uint8), _boxes(5, side)
     channels_last = images.contiguous(memory_format=torch.channels_last)
     result = F.resized_crop(channels_last, *boxes, (side, side))
     assert result.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(result, F.resized_crop(images, *boxes, (side, side)))
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_fixed_point_chunks_give_the_same_result_as_one_pass(monkeypatch, mode: str) -> None:
+    images, boxes = _images((37, 3, 24, 24), torch.uint8), [b.double() for b in _boxes(37, 24)]
+    rows = _resample.fixed_point_taps(boxes[0], boxes[2], 17, 24, mode, True)
+    cols = _resample.fixed_point_taps(boxes[1], boxes[3], 29, 24, mode, True)
+    whole = _resample.resample_fixed(images, rows, cols, False, mode == "bicubic")
+    monkeypatch.setattr(_resample, "_CHUNK_BYTES_PER_THREAD", 20_000)  # a few samples per chunk
+    assert torch.equal(_resample.resample_fixed(images, rows, cols, False, mode == "bicubic"), whole)
+
+
+def test_shared_filters_equal_per_sample_copies_of_them() -> None:
+    # A box given as numbers builds one (1, out, K) filter that broadcasts over the batch.
+    images = _images((6, 3, 20, 24), torch.uint8)
+    shared = F.resized_crop(images, 2, 3, 15, 19, (11, 13))
+    per_sample = F.resized_crop(images, *(torch.full((6,), float(v)) for v in (2, 3, 15, 19)), (11, 13))
+    assert torch.equal(shared, per_sample)
+    square, mirror = _images((6, 3, 24, 24), torch.uint8), torch.arange(6) % 2 == 0
+    flipped = F.resized_crop(square, 2, 3, 15, 19, (16, 16), hflip=mirror)  # rows and columns share one call
+    plain = F.resized_crop(square, 2, 3, 15, 19, (16, 16))
+    assert torch.equal(flipped, torch.where(mirror[:, None, None, None], plain.flip(-1), plain))
+
+
+def test_fixed_point_coefficients_are_pillows_22_bit_integers() -> None:
+    # Upsampling 2 -> 5 pixels: output pixel 1 has its centre at 0.6 input pixels, so Pillow
+    # weighs input pixels 0 and 1 by the triangle at 0.5 - 0.6 and 1.5 - 0.6: 0.9 and 0.1,
+    # times 2**22 rounded half up (3774873.6 -> 3774874, 419430.4 -> 419430); pixel 3 mirrors it.
+    taps, coefficients = _resample.fixed_point_taps(torch.zeros(1), torch.full((1,), 2.0), 5, 2, "bilinear", True)
+    assert coefficients.dtype == torch.int32 and bool((coefficients.sum(-1) == 2**22).all())
+    weights = [{int(t): int(c) for t, c in zip(taps[0, pixel], coefficients[0, pixel]) if c} for pixel in range(5)]
+    assert weights[1] == {0: 3774874, 1: 419430} and weights[3] == {0: 419430, 1: 3774874}
+    assert weights[0] == {0: 2**22} and weights[2] == {0: 2**21, 1: 2**21}
+
+
+def test_fixed_point_path_keeps_a_channels_last_batch_channels_last() -> None:
+    images, boxes = _images((5, 3, 24, 24), torch.uint8), _boxes(5, 24)
+    result = F.resized_crop(images.contiguous(memory_format=torch.channels_last), *boxes, (20, 28))
+    assert result.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(result, F.resized_crop(images, *boxes, (20, 28)))

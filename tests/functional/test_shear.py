@@ -17,9 +17,9 @@ def _pil_affine(data: tuple[float, ...]):
     return lambda im: im.transform(im.size, Image.Transform.AFFINE, data, resample=Image.Resampling.NEAREST, fillcolor=GREY)
 
 
-# Factors (and centres) here avoid source positions exactly halfway between pixels, where
-# Pillow floors and warp_affine rounds half to even (e.g. factor 0.6 hits them on row 2).
-@pytest.mark.parametrize("factor", [-0.3, -0.05, 0.1, 0.3, 0.99])
+# 0.2 and -0.2 are 13107 / 65536 in Pillow's 16.16 fixed point, so every fifth row lands a pixel
+# over from the exact shear; 0.6 puts sources exactly halfway between pixels.
+@pytest.mark.parametrize("factor", [-0.3, -0.2, -0.05, 0.1, 0.2, 0.3, 0.6, 0.99])
 def test_shear_matches_pillow(cifar64, pil_reference, factor):
     reference_x = pil_reference.apply(cifar64, _pil_affine((1, factor, 0, 0, 1, 0)))
     assert pil_reference.check(F.shear_x(cifar64, factor, fill=128), reference_x) == 1.0
@@ -27,7 +27,7 @@ def test_shear_matches_pillow(cifar64, pil_reference, factor):
     assert pil_reference.check(F.shear_y(cifar64, factor, fill=128), reference_y) == 1.0
 
 
-@pytest.mark.parametrize("pixels", [-14, -3, 1, 10, 40])
+@pytest.mark.parametrize("pixels", [-14, -3, 1, 10, 40, 2.5, -0.3, 0.5])
 def test_translate_matches_pillow_with_torchvision_sign(cifar64, pil_reference, pixels):
     reference_x = pil_reference.apply(cifar64, _pil_affine((1, 0, -pixels, 0, 1, 0)))
     assert pil_reference.check(F.translate_x(cifar64, pixels, fill=128), reference_x) == 1.0
@@ -70,10 +70,10 @@ def test_per_sample_identity_and_dtypes(cifar64, kernel):
     [
         lambda x: F.shear_x(x, float("nan")),
         lambda x: F.shear_y(x, torch.ones(3)),
-        lambda x: F.shear_x(x, 0.1, interpolation="bicubic"),
+        lambda x: F.shear_x(x, 0.1, interpolation="lanczos"),
         lambda x: F.shear_x(x, 0.1, center=(1.0,)),
         lambda x: F.translate_x(x, float("inf")),
-        lambda x: F.translate_y(x[0], 2),
+        lambda x: F.translate_y(x[0, 0], 2),
         lambda x: F.translate_y(x.long(), 2, interpolation="bilinear"),
     ],
 )
@@ -81,3 +81,30 @@ def test_bad_params_raise_one_line(cifar64, call):
     with pytest.raises(InputValueError) as info:
         call(cifar64[:2])
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (64, 48)])
+def test_shear_matches_pillow_on_non_square_images(cifar64, pil_reference, shape):
+    images = pil_reference.apply(cifar64[:16], lambda im: im.resize(shape[::-1], Image.Resampling.BICUBIC))
+    for factor in (0.2, -0.2, 0.45):
+        reference_x = pil_reference.apply(images, _pil_affine((1, factor, 0, 0, 1, 0)))
+        assert pil_reference.check(F.shear_x(images, factor, fill=128), reference_x) == 1.0
+        reference_y = pil_reference.apply(images, _pil_affine((1, 0, 0, factor, 1, 0)))
+        assert pil_reference.check(F.shear_y(images, factor, fill=128), reference_y) == 1.0
+
+
+def test_per_sample_factors_keep_float64_precision(cifar64, pil_reference):
+    # (B,) float64 factors are used as given, not rounded to float32 first
+    factors = torch.tensor([0.2, -0.2, 0.1 + 1e-9, 0.3], dtype=torch.float64)
+    images = cifar64[:4]
+    result = F.shear_x(images, factors, fill=128)
+    for index, factor in enumerate(factors.tolist()):
+        expected = pil_reference.apply(images[index : index + 1], _pil_affine((1, factor, 0, 0, 1, 0)))
+        assert torch.equal(result[index : index + 1], expected)
+
+
+@pytest.mark.parametrize("kernel", [F.shear_x, F.shear_y, F.translate_x, F.translate_y])
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_empty_batch_gives_an_empty_batch(kernel, interpolation):
+    result = kernel(torch.zeros(0, 3, 20, 30, dtype=torch.uint8), torch.zeros(0), interpolation)
+    assert result.shape == (0, 3, 20, 30) and result.dtype == torch.uint8

@@ -350,12 +350,15 @@ def test_bad_options_fail_in_one_line(options: dict[str, object], name: str) -> 
     assert "\n" not in str(error.value)
 
 
-def test_defaults_are_the_cards() -> None:
+def test_defaults_are_the_papers() -> None:
     spec = fixmatch().spec
     assert (spec["threshold"], spec["lambda_u"], spec["ema_momentum"]) == (0.95, 1.0, 0.999)
     weak = {key: spec["weak"][key] for key in ("type", "degrees", "translate")}  # the rest: RandomAffine's defaults
     assert weak == {"type": "RandomAffine", "degrees": 0, "translate": [0.125, 0.125]}
-    assert spec["strong"]["transforms"][0] == "rand-m10-n2-mstd101"
+    strong = spec["strong"]["transforms"][0]  # RandAugment, 2 ops, magnitude uniform in [0, 10] per op
+    assert {key: strong[key] for key in ("type", "num_ops", "magnitude", "num_magnitude_bins")} == {
+        "type": "RandAugment", "num_ops": 2, "magnitude": 10, "num_magnitude_bins": 11}
+    assert strong["magnitude_std"] == float("inf")
 
 
 # --- end to end ---------------------------------------------------------------------------------

@@ -184,7 +184,6 @@ def test_constructor_errors(kwargs: dict, match: str) -> None:
         (torch.zeros(4, 3, 8, 8), [0, 1, 2, 3], InputTypeError, r"torch.as_tensor"),
         (torch.zeros(3, 8, 8), torch.zeros(3, dtype=torch.int64), InputValueError, r"unsqueeze\(0\)"),
         (torch.full((4, 3, 8, 8), 2.0), torch.zeros(4, dtype=torch.int64), InputValueError, r"\[0, 1\]"),
-        (torch.zeros(0, 3, 8, 8), torch.zeros(0, dtype=torch.int64), InputValueError, "empty batch"),
     ],
 )
 @pytest.mark.parametrize("name", ["mixup", "cutmix"])

@@ -12,7 +12,10 @@ import yaml
 
 import augbench
 from augbench import Compose, Transform
-from augbench.policies import AugMix, AutoAugment, RandAugment, TrivialAugmentWide, policy
+from augbench.policies import (
+    AugMix, AutoAugment, RandAugment, TimmAugMix, TimmAutoAugment, TimmRandAugment, TrivialAugmentWide, policy,
+)  # fmt: skip
+from augbench.policies.timm_ops import RAND_CHOICES, RAND_INCREASING_OPS
 from augbench.serialization import from_dict, load, save
 
 POLICIES: dict[str, Callable[[], Transform]] = {
@@ -27,7 +30,18 @@ POLICIES: dict[str, Callable[[], Transform]] = {
     "AugMix": lambda: AugMix(),
     "AugMix-all": lambda: AugMix(severity=5, width=2, depth=2, alpha=0.5, all_ops=True),
     "Compose": lambda: Compose([RandAugment(num_ops=1), AugMix(width=2, depth=1), AutoAugment("svhn")]),
+    "TimmRandAugment": lambda: TimmRandAugment(),
+    "TimmRandAugment-weighted": lambda: TimmRandAugment(
+        3, 7, prob=0.8, magnitude_std=0.5, magnitude_max=12, ops=tuple(RAND_CHOICES["3aw"]),
+        weights=tuple(RAND_CHOICES["3aw"].values()), fill=0.25, interpolation="bilinear",
+    ),
+    "TimmRandAugment-inc-uniform": lambda: TimmRandAugment(magnitude=9, magnitude_std=math.inf, ops=RAND_INCREASING_OPS),
+    "TimmAutoAugment-v0": lambda: TimmAutoAugment("v0", magnitude_std=0.5),
+    "TimmAutoAugment-3a": lambda: TimmAutoAugment("3a", interpolation="nearest"),
+    "TimmAugMix": lambda: TimmAugMix(),
+    "TimmAugMix-blended": lambda: TimmAugMix(5, width=2, depth=4, alpha=0.5, blended=True, magnitude_std=1.0),
     "policy-string": lambda: policy("rrc24-hflip-rand-m9-n2-mstd0.5-erase0.25"),
+    "timm-strings": lambda: policy("rand-m9-mstd0.5-inc1-original-augmix-m3-w2-3a"),
 }
 IDS = list(POLICIES)
 
@@ -87,7 +101,7 @@ def test_batch_of_one_works(name, cifar_images):
     assert out.shape[:2] == (1, 3) and out.dtype == torch.uint8
 
 
-@pytest.mark.parametrize("name", [n for n in IDS if n not in ("Compose", "policy-string")])
+@pytest.mark.parametrize("name", [n for n in IDS if n not in ("Compose", "policy-string", "timm-strings")])
 def test_keyed_draws_follow_the_sample_not_its_position(name, cifar_images):
     transform = POLICIES[name]()
     images = cifar_images[:6]
@@ -127,6 +141,25 @@ def test_file_round_trip_gives_the_same_output(name, suffix, tmp_path, cifar_ima
     assert rebuilt.to_dict() == transform.to_dict()
     images = cifar_images[:4]
     assert torch.equal(rebuilt(images, generator=_seeded(9)), transform(images, generator=_seeded(9)))
+
+
+def test_serialised_timm_policies_keep_every_argument():
+    transform = TimmRandAugment(2, 7, prob=0.3, magnitude_std=math.inf, magnitude_max=12, ops=("Rotate", "Invert"),
+                                weights=(2.0, 1.0), fill=0.25, interpolation="bicubic", same_on_batch=True)
+    assert transform.to_dict()["transform"] == {
+        "__class_fullname__": "TimmRandAugment", "num_ops": 2, "magnitude": 7.0, "prob": 0.3, "magnitude_std": math.inf,
+        "magnitude_max": 12.0, "ops": ["Rotate", "Invert"], "weights": [2.0, 1.0], "fill": 0.25,
+        "interpolation": "bicubic", "same_on_batch": True,
+    }  # fmt: skip
+    assert TimmAugMix(5, 2, 4, 0.5, True, 1.0, 0.1, "nearest").to_dict()["transform"] == {
+        "__class_fullname__": "TimmAugMix", "magnitude": 5.0, "width": 2, "depth": 4, "alpha": 0.5, "blended": True,
+        "magnitude_std": 1.0, "fill": 0.1, "interpolation": "nearest", "same_on_batch": False,
+    }  # fmt: skip
+    assert TimmAutoAugment("originalr", 0.5).to_dict()["transform"] == {
+        "__class_fullname__": "TimmAutoAugment", "policy": "originalr", "magnitude_std": 0.5, "fill": 128 / 255,
+        "interpolation": "random", "same_on_batch": False,
+    }  # fmt: skip
+    assert from_dict(policy("rand-m9-mstd0.5-tweights").to_dict()).to_dict() == policy("rand-m9-mstd0.5-tweights").to_dict()
 
 
 def test_serialised_randaugment_keeps_every_argument():

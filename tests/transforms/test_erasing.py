@@ -119,3 +119,10 @@ def test_masks_pass_through() -> None:
     images = torch.zeros(4, 3, 12, 12, dtype=torch.uint8)
     mask = torch.randint(0, 5, (4, 1, 12, 12), generator=_generator(8))
     assert torch.equal(transform.apply(mask, transform.sample(images, _generator(8)), target="mask"), mask)
+
+
+@pytest.mark.parametrize("value", [0.5, "random"])
+def test_empty_batch_comes_back_empty(value) -> None:
+    transform = RandomErasing(p=1.0, value=value)
+    images = torch.zeros(0, 3, 20, 24, dtype=torch.uint8)
+    assert transform(images, generator=torch.Generator().manual_seed(0)).shape == (0, 3, 20, 24)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import augbench.functional as F
+import augbench.functional.interpolation as F_interpolation
 from augbench import HorizontalFlip, RandomAffine, RandomCrop, RandomResizedCrop, VerticalFlip
 
 
@@ -217,3 +218,36 @@ def test_random_affine_masks_use_nearest_and_zero_fill() -> None:
     moved = transform.apply(mask, params, target="mask")
     assert set(moved.unique().tolist()) == {0, 3}
     assert bool((moved[:, :, 0, 0] == 0).all())
+
+
+# -- interpolation modes and empty batches -----------------------------------------------------
+
+
+@pytest.mark.parametrize("transform_type", [RandomResizedCrop, RandomAffine])
+def test_interpolation_takes_an_enum_or_bicubic_and_is_stored_as_its_name(transform_type, rgb_batch: torch.Tensor) -> None:
+    build = (lambda mode: RandomResizedCrop(16, interpolation=mode)) if transform_type is RandomResizedCrop else (lambda mode: RandomAffine(20, interpolation=mode))
+    transform = build(F_interpolation.InterpolationMode.BICUBIC)
+    assert transform.interpolation == "bicubic" and transform.config()["interpolation"] == "bicubic"
+    params = transform.sample(rgb_batch, generator=_generator())
+    assert torch.equal(transform.apply(rgb_batch, params), build("bicubic").apply(rgb_batch, params))
+    with pytest.raises(ValueError, match="use one of 'nearest', 'bilinear', 'bicubic'"):
+        build("lanczos")
+
+
+@pytest.mark.parametrize(
+    "transform, shape",
+    [
+        (RandomResizedCrop(16), (16, 16)),
+        (RandomResizedCrop(None), (20, 24)),
+        (RandomCrop(16, padding=4), (16, 16)),
+        (RandomAffine(30, (0.1, 0.1), (0.9, 1.1), 10, p=0.5), (20, 24)),
+        (HorizontalFlip(), (20, 24)),
+        (VerticalFlip(), (20, 24)),
+    ],
+    ids=["rrc", "rrc-same-size", "crop", "affine", "hflip", "vflip"],
+)
+def test_empty_batch_comes_back_empty(transform, shape: tuple[int, int]) -> None:
+    images = torch.zeros(0, 3, 20, 24, dtype=torch.uint8)
+    params = transform.sample(images, generator=_generator())
+    assert transform.apply(images, params).shape == (0, 3, *shape)
+    assert transform.apply(images[:, :1].long(), params, target="mask").shape == (0, 1, *shape)
