@@ -63,7 +63,7 @@ def check_runs(specs: list[RunSpec], device: str | torch.device = "cpu") -> dict
         except AugbenchError as error:
             raise ConfigError(f"run {_name(spec)} would fail: {error}") from None
         except Exception as error:  # a torch error deep inside a step: still one line, before training
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            first = str(error).strip().splitlines()[0] if str(error).strip() else "(no message)"
             raise ConfigError(
                 f"run {_name(spec)} would fail in its first step: {type(error).__name__}: {first}"
             ) from None

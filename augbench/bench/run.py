@@ -26,6 +26,7 @@ from augbench.modalities import get_modality
 from augbench.models import build_model
 from augbench.registry import canonical_json
 from augbench.train.cache import CachedPhase, PhaseCache
+from augbench.train.context import TrainContext
 from augbench.train.loop import PhaseSettings, check_streams, fit, make_context, probe_batch
 
 __all__ = ["RunResult", "Checkpoint", "train_run", "dry_run", "environment", "Progress"]
@@ -249,13 +250,8 @@ def dry_run(spec: RunSpec, data: RunData, device: torch.device | str = "cpu") ->
         model = _build_model(model_spec, data, spec.seed, device)
         ctx = make_context(phase.method, model, data, settings, seed=spec.seed, device=device,
                            normalize=normalize, models=models)
-        ctx.batch = probe_batch(phase.method, data, settings, PROBE_SAMPLES, device)
-        model.train()
-        phase.method.training_step(ctx.batch, ctx).loss.backward()
-        started = time.perf_counter()  # a second step, without first-call overheads, for the cost estimate
-        phase.method.training_step(ctx.batch, ctx).loss.backward()
-        probe_samples = sum(len(part) for part in (ctx.batch[name] for name in ctx.batch))
-        cost += settings.epochs * (time.perf_counter() - started) * _epoch_samples(phase.method, full, settings) / probe_samples
+        if settings.epochs > 0:  # a phase of 0 epochs (the random-encoder floor) takes no step
+            cost += _probe_step_cost(phase.method, ctx, model, full, data, settings, device)
         models[phase.name] = phase.method.eval_model(model)
         if phase.evaluations:
             evaluate_all(phase.evaluations, EvalContext(phase.method, models[phase.name], models, data, normalize,
@@ -264,6 +260,20 @@ def dry_run(spec: RunSpec, data: RunData, device: torch.device | str = "cpu") ->
     evaluate_all((*method.evaluations, *spec.evaluations),
                  EvalContext(method, final, models, data, normalize, device, spec.seed))
     return cost
+
+
+def _probe_step_cost(method: Method, ctx: TrainContext, model: nn.Module, full: RunData, data: RunData,
+                     settings: PhaseSettings, device: torch.device) -> float:
+    """Take one training step on the probe batch (updating nothing), then time a second one and
+    scale it to the phase: its epochs times the samples of one epoch of the full data."""
+    ctx.batch = probe_batch(method, data, settings, PROBE_SAMPLES, device)
+    model.train()
+    method.training_step(ctx.batch, ctx).loss.backward()
+    started = time.perf_counter()  # a second step, without first-call overheads, for the cost estimate
+    method.training_step(ctx.batch, ctx).loss.backward()
+    seconds = time.perf_counter() - started
+    probe_samples = sum(len(ctx.batch[name]) for name in ctx.batch)
+    return settings.epochs * seconds * _epoch_samples(method, full, settings) / probe_samples
 
 
 def _epoch_samples(method: Method, data: RunData, settings: PhaseSettings) -> int:

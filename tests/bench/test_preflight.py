@@ -25,6 +25,14 @@ def test_a_dry_run_trains_nothing_and_passes_on_a_good_run() -> None:
     preflight.check_runs(experiment.runs())
 
 
+def test_a_phase_of_zero_epochs_takes_no_dry_step() -> None:
+    # the random-encoder floor trains nothing: its training_step must not be called
+    experiment = parse_experiment({"datasets": ["digits"], "methods": ["untrained"], "seeds": 1, "epochs": 1,
+                                   "train_size": 100, "evaluations": ["knn"]})
+    (cost,) = preflight.check_runs(experiment.runs()).values()
+    assert cost == 0.0
+
+
 def test_a_torch_error_inside_the_first_step_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     experiment = parse_experiment({"datasets": ["digits"], "methods": ["baseline"], "seeds": 1, "epochs": 1,
                                    "train_size": 100})
