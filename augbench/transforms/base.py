@@ -10,6 +10,11 @@ input validation, the per-sample application probability ``p`` (a boolean ``"app
 entry in the params), ``same_on_batch`` (one draw expanded to the batch), keyed draws
 (``keys=``, ``seed=``: see :mod:`augbench.keyed`) and moving the params to the images' device.
 An empty batch (``B = 0``) is valid: it draws empty params and comes back empty.
+
+A draw also moves **keypoints and bounding boxes** (:meth:`Transform.apply_keypoints`,
+:meth:`Transform.apply_boxes`): geometric transforms give the per-sample forward matrix of
+their warp (:meth:`Transform.point_matrix`), pixel-value transforms (``keeps_geometry``) pass
+points through, and the others refuse with one line.
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ class Transform:
     """
 
     blend_skipped: bool = True
+    keeps_geometry: bool = False
+    """``True`` for transforms that change pixel values only (colour, blur, erasing, dtype):
+    :meth:`apply_keypoints` and :meth:`apply_boxes` return their input unchanged."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -82,6 +90,21 @@ class Transform:
     def output_shape(self, shape: ImageShape) -> ImageShape:
         """The ``(C, H, W)`` after this transform, for an input of ``shape``."""
         return shape
+
+    def point_matrix(self, params: Params, image_size: tuple[int, int], device: torch.device) -> Tensor | None:
+        """Per-sample ``(B, 3, 3)`` forward matrix of the warp, in pixel coordinates, or ``None`` (identity).
+
+        Maps an input point ``(x, y, 1)`` (pixel edges at integers, centres at ``+0.5``) of an
+        image of ``image_size = (H, W)`` to its position in the output image (of
+        :meth:`output_shape`), for checked ``params`` on ``device``; the last row is ``(0, 0, 1)``.
+        Geometric transforms override it; the ``apply`` mask is handled by the caller.
+        """
+        if self.keeps_geometry:
+            return None
+        raise InputValueError(
+            f"{type(self).__name__}: keypoints and boxes are not supported by this transform; "
+            "geometric ones are flips, crops, RandomResizedCrop, RandomAffine, Resize, CenterCrop and Pad"
+        )
 
     # -- public API ---------------------------------------------------------------------------
     def sample(
@@ -159,8 +182,59 @@ class Transform:
             return self.transform(images, params, target)
         return self._apply_selected(images, params, target)
 
+    def apply_keypoints(self, points: Tensor, params: Params, image_size: Sequence[int]) -> Tensor:
+        """Move keypoints with a draw, as :meth:`apply` moves the image's pixels.
+
+        Args:
+            points: ``(B, N, 2)`` floating ``(x, y)`` in pixel coordinates of the input images
+                (pixel centres at integer + 0.5, so x in [0, W], torchvision's convention).
+            params: the output of :meth:`sample` for the images these points belong to.
+            image_size: ``(H, W)`` of those images (the params hold per-sample values only).
+
+        Returns:
+            The ``(B, N, 2)`` points in the output image's coordinates, same dtype; points that
+            leave the image are kept (not clipped), so compare with the output size to drop them.
+            Samples with ``apply == False`` are unchanged.
+        """
+        who = f"{type(self).__name__}.apply_keypoints"
+        return self._apply_points(_check_points(points, 2, who), params, _check_image_size(image_size, who), boxes=False)
+
+    def apply_boxes(self, boxes: Tensor, params: Params, image_size: Sequence[int]) -> Tensor:
+        """Move bounding boxes with a draw, as :meth:`apply` moves the image's pixels.
+
+        Args:
+            boxes: ``(B, N, 4)`` floating ``(x1, y1, x2, y2)`` in pixel coordinates ("XYXY").
+            params: the output of :meth:`sample` for the images these boxes belong to.
+            image_size: ``(H, W)`` of those images.
+
+        Returns:
+            ``(B, N, 4)``: each box becomes the axis-aligned box around its 4 transformed
+            corners, clipped to the output image (torchvision's ``ClampBoundingBoxes``). Boxes
+            are never dropped: one cropped away becomes an empty box on the border.
+        """
+        who = f"{type(self).__name__}.apply_boxes"
+        return self._apply_points(_check_points(boxes, 4, who), params, _check_image_size(image_size, who), boxes=True)
+
+    def _apply_points(self, points: Tensor, params: Params, image_size: tuple[int, int], boxes: bool) -> Tensor:
+        """Keypoints (``boxes=False``) or boxes of a checked shape through this draw."""
+        params = self._check_params(params, points.shape[0], points.device)
+        matrix = self.point_matrix(params, image_size, points.device)
+        if matrix is None:
+            return points.clone()
+        if APPLY in params:
+            identity = torch.eye(3, dtype=matrix.dtype, device=matrix.device)
+            matrix = torch.where(params[APPLY].view(-1, 1, 1), matrix, identity)
+        if not boxes:
+            return _move_points(points, matrix)
+        _, height, width = self.output_shape((1, *image_size))
+        return _move_boxes(points, matrix, (height, width))
+
     def _checked_params(self, images: Tensor, params: Params) -> Params:
         """``params`` on the images' device, after checking they are this transform's draw for this batch."""
+        return self._check_params(params, images.shape[0], images.device, "images")
+
+    def _check_params(self, params: Params, batch_size: int, device: torch.device, what: str = "samples") -> Params:
+        """``params`` on ``device``, after checking they are this transform's draw for ``batch_size`` samples."""
         who = type(self).__name__
         if not isinstance(params, Params):
             raise InputValueError(f"{who}: params must be the Params returned by sample(), got {type(params).__name__}")
@@ -168,12 +242,12 @@ class Transform:
             raise InputValueError(
                 f"{who}: params were drawn by {params.drawn_by}; pass the params this transform's sample() returned"
             )
-        if params.batch_size != images.shape[0]:
+        if params.batch_size != batch_size:
             raise InputValueError(
-                f"{who}: params were drawn for a batch of {params.batch_size}, got {images.shape[0]} images; "
+                f"{who}: params were drawn for a batch of {params.batch_size}, got {batch_size} {what}; "
                 "call sample() on this batch"
             )
-        return params.to(images.device)
+        return params.to(device)
 
     def _apply_fused(
         self, images: Tensor, params: Params, following: Transform, following_params: Params, target: str
@@ -245,6 +319,59 @@ class Transform:
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
+def _check_points(points: Tensor, width: int, who: str) -> Tensor:
+    """A ``(B, N, width)`` floating tensor, or a one-line error."""
+    if not isinstance(points, Tensor) or points.ndim != 3 or points.shape[-1] != width or not points.is_floating_point():
+        got = f"{points.dtype} of shape {tuple(points.shape)}" if isinstance(points, Tensor) else type(points).__name__
+        what = "(x, y) points" if width == 2 else "(x1, y1, x2, y2) boxes"
+        raise InputValueError(f"{who}: expected a (B, N, {width}) floating tensor of {what}, got {got}")
+    return points
+
+
+def _check_image_size(image_size: Sequence[int], who: str) -> tuple[int, int]:
+    """``(H, W)`` as two positive ints, or a one-line error."""
+    values = list(image_size) if isinstance(image_size, Sequence) else []
+    if len(values) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+        raise InputValueError(f"{who}: image_size={image_size!r} must be (height, width) of the input images, two positive ints")
+    return values[0], values[1]
+
+
+def _point_dtype(device: torch.device) -> torch.dtype:
+    """float64 for point arithmetic, except where the device lacks it."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def scale_shift_matrix(batch: int, device: torch.device, scale_x: Any = 1.0, scale_y: Any = 1.0,
+                       shift_x: Any = 0.0, shift_y: Any = 0.0) -> Tensor:
+    """``(batch, 3, 3)`` matrices ``x' = scale_x x + shift_x``, ``y' = scale_y y + shift_y``;
+    each value a number or a ``(batch,)`` tensor."""
+    dtype = _point_dtype(device)
+    matrix = torch.zeros(batch, 3, 3, dtype=dtype, device=device)
+    for (row, col), value in zip(((0, 0), (1, 1), (0, 2), (1, 2)), (scale_x, scale_y, shift_x, shift_y)):
+        matrix[:, row, col] = value.to(device, dtype) if isinstance(value, Tensor) else value
+    matrix[:, 2, 2] = 1.0
+    return matrix
+
+
+def _move_points(points: Tensor, matrix: Tensor) -> Tensor:
+    """``matrix @ (x, y, 1)`` for ``(B, N, 2)`` points and ``(B, 3, 3)`` affine matrices."""
+    xy = points.to(matrix.dtype)
+    moved = xy @ matrix[:, :2, :2].transpose(1, 2) + matrix[:, None, :2, 2]
+    return moved.to(points.dtype)
+
+
+def _move_boxes(boxes: Tensor, matrix: Tensor, size: tuple[int, int]) -> Tensor:
+    """The box around each ``(x1, y1, x2, y2)`` box's 4 moved corners, clipped to ``size = (H, W)``."""
+    batch, count = boxes.shape[:2]
+    x1, y1, x2, y2 = boxes.to(matrix.dtype).unbind(-1)
+    corners = torch.stack([torch.stack(c, -1) for c in ((x1, y1), (x2, y1), (x1, y2), (x2, y2))], -2)  # (B, N, 4, 2)
+    moved = _move_points(corners.reshape(batch, count * 4, 2), matrix).view(batch, count, 4, 2)
+    limit = torch.tensor([size[1], size[0]], dtype=matrix.dtype, device=matrix.device)
+    low = torch.minimum(moved.amin(-2).clamp(min=0), limit)
+    high = torch.minimum(moved.amax(-2).clamp(min=0), limit)
+    return torch.cat([low, high], -1).to(boxes.dtype)
+
+
 def _pick_samples(mask: Tensor, chosen: Tensor, other: Tensor) -> Tensor:
     """``torch.where(mask[:, None, None, None], chosen, other)`` for a ``(B,)`` mask, fast on CPUs.
 
@@ -310,12 +437,26 @@ class Compose(Transform):
             shape = child.output_shape(shape)
         return shape
 
-    def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
+    def _check_children(self, params: Params) -> None:
         if len(params) != len(self.transforms) or any(str(i) not in params for i in range(len(self.transforms))):
             raise InputValueError(
                 f"Compose: params hold draws for {len(params)} transforms, this pipeline has "
                 f"{len(self.transforms)}; pass the params this pipeline's sample() returned"
             )
+
+    def _apply_points(self, points: Tensor, params: Params, image_size: tuple[int, int], boxes: bool) -> Tensor:
+        """Each child in turn (boxes re-boxed and clipped after every step, as torchvision's
+        pipelines do), the image size tracked through ``output_shape``."""
+        params = self._check_params(params, points.shape[0], points.device)
+        self._check_children(params)
+        shape: ImageShape = (1, *image_size)
+        for index, child in enumerate(self.transforms):
+            points = child._apply_points(points, params[str(index)], shape[1:], boxes)  # type: ignore[arg-type]
+            shape = child.output_shape(shape)
+        return points if self.transforms else points.clone()
+
+    def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
+        self._check_children(params)
         index = 0
         while index < len(self.transforms):
             child, child_params = self.transforms[index], params[str(index)]

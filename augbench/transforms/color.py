@@ -63,6 +63,8 @@ class ColorJitter(Transform):
     torch.Size([4, 3, 8, 8])
     """
 
+    keeps_geometry = True  # pixel values only: keypoints and boxes pass through
+
     def __init__(
         self,
         brightness: float = 0.0,
@@ -116,6 +118,8 @@ class RandomGrayscale(Transform):
         ``(B, C, H, W)``, ``C`` in {1, 3}, uint8 or float -> same shape and dtype.
     """
 
+    keeps_geometry = True  # pixel values only: keypoints and boxes pass through
+
     def __init__(self, p: float = 0.1, *, same_on_batch: bool = False) -> None:
         super().__init__(p=p, same_on_batch=same_on_batch)
 
@@ -137,6 +141,8 @@ class Grayscale(Transform):
     Shape:
         ``(B, C, H, W)``, ``C`` in {1, 3} -> ``(B, num_output_channels, H, W)``, same dtype.
     """
+
+    keeps_geometry = True  # pixel values only: keypoints and boxes pass through
 
     def __init__(self, num_output_channels: int = 1) -> None:
         super().__init__()
@@ -175,6 +181,8 @@ class GaussianBlur(Transform):
     Shape:
         ``(B, C, H, W)`` -> same shape and dtype.
     """
+
+    keeps_geometry = True  # pixel values only: keypoints and boxes pass through
 
     blend_skipped = False  # a convolution per image: leave the unblurred ones out
 

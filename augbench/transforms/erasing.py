@@ -44,6 +44,8 @@ class RandomErasing(Transform):
         Zhong et al., "Random Erasing Data Augmentation", AAAI 2020.
     """
 
+    keeps_geometry = True  # pixel values only: keypoints and boxes pass through
+
     def __init__(
         self,
         p: float = 0.5,

@@ -20,7 +20,8 @@ from augbench.functional.geometry import Interpolation, PaddingMode
 from augbench.functional.interpolation import InterpolationMode, interpolation_name
 from augbench.random import Params, log_uniform, randint, uniform
 from augbench.transforms._args import Fill, check_fill, check_range, check_size, fill_for
-from augbench.transforms.base import APPLY, ImageShape, Transform
+from augbench.functional.affine import inverse_affine_matrix
+from augbench.transforms.base import APPLY, ImageShape, Transform, scale_shift_matrix
 
 __all__ = ["HorizontalFlip", "VerticalFlip", "RandomResizedCrop", "RandomCrop", "RandomAffine"]
 
@@ -52,6 +53,9 @@ class HorizontalFlip(Transform):
     def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
         return F.hflip(images)
 
+    def point_matrix(self, params: Params, image_size: tuple[int, int], device: torch.device) -> Tensor:
+        return scale_shift_matrix(params.batch_size, device, scale_x=-1.0, shift_x=float(image_size[1]))
+
 
 class VerticalFlip(HorizontalFlip):
     """Mirror each sample top-bottom with probability ``p`` (default 0.5).
@@ -62,6 +66,9 @@ class VerticalFlip(HorizontalFlip):
 
     def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
         return F.vflip(images)
+
+    def point_matrix(self, params: Params, image_size: tuple[int, int], device: torch.device) -> Tensor:
+        return scale_shift_matrix(params.batch_size, device, scale_y=-1.0, shift_y=float(image_size[0]))
 
 
 class RandomResizedCrop(Transform):
@@ -166,6 +173,14 @@ class RandomResizedCrop(Transform):
     def output_shape(self, shape: ImageShape) -> ImageShape:
         return shape if self.size is None else (shape[0], *self.size)
 
+    def point_matrix(self, params: Params, image_size: tuple[int, int], device: torch.device) -> Tensor:
+        """The box ``(left, top, width, height)`` scaled to the output size. A following
+        ``HorizontalFlip`` that ``Compose`` fuses into the resampling is applied to points by
+        that flip itself, so fused or not the points agree."""
+        out_h, out_w = self.size or image_size
+        scale_x, scale_y = out_w / params.width.double(), out_h / params.height.double()
+        return scale_shift_matrix(params.batch_size, device, scale_x, scale_y, -params.left * scale_x, -params.top * scale_y)
+
     def extra_repr(self) -> str:
         return f"size={self.size}, scale={self.scale}, ratio={tuple(round(r, 4) for r in self.ratio)}, interpolation={self.interpolation!r}"
 
@@ -253,6 +268,11 @@ class RandomCrop(Transform):
 
     def output_shape(self, shape: ImageShape) -> ImageShape:
         return (shape[0], *self.size)
+
+    def point_matrix(self, params: Params, image_size: tuple[int, int], device: torch.device) -> Tensor:
+        """A shift by the window's corner (``top``/``left`` already count the padding). Points in
+        the padding stay where the padding is, whatever ``padding_mode`` copies there."""
+        return scale_shift_matrix(params.batch_size, device, shift_x=-params.left, shift_y=-params.top)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, padding={self.padding}, padding_mode={self.padding_mode!r}"
@@ -361,6 +381,24 @@ class RandomAffine(Transform):
             0 if is_mask else fill_for(self.fill, images.dtype),
             self.center,
         )
+
+    def point_matrix(self, params: Params, image_size: tuple[int, int], device: torch.device) -> Tensor:
+        """The forward map of the warp: the inverse of the matrix the image kernel samples with."""
+        height, width = image_size
+        center = self.center or (width * 0.5, height * 0.5)
+        names = ("angle", "translate_x", "translate_y", "scale", "shear_x", "shear_y")
+        values = [params[name].to(device, torch.float64) for name in names]
+        center_x = torch.full_like(values[0], center[0])
+        inverse = inverse_affine_matrix(*values, center_x, torch.full_like(values[0], center[1]))  # (B, 2, 3)
+        a, b, c = inverse[:, 0].unbind(-1)
+        d, e, f = inverse[:, 1].unbind(-1)
+        det = a * e - b * d
+        forward = torch.zeros(params.batch_size, 3, 3, dtype=torch.float64, device=device)
+        forward[:, 0, 0], forward[:, 0, 1], forward[:, 1, 0], forward[:, 1, 1] = e / det, -b / det, -d / det, a / det
+        forward[:, 0, 2] = -(forward[:, 0, 0] * c + forward[:, 0, 1] * f)
+        forward[:, 1, 2] = -(forward[:, 1, 0] * c + forward[:, 1, 1] * f)
+        forward[:, 2, 2] = 1.0
+        return forward if device.type != "mps" else forward.float()
 
     def extra_repr(self) -> str:
         return (

@@ -44,6 +44,8 @@ class ToDtype(Transform):
         ``(B, C, H, W)`` -> same shape in ``dtype``.
     """
 
+    keeps_geometry = True  # pixel values only: keypoints and boxes pass through
+
     def __init__(self, dtype: torch.dtype | str = torch.float32, scale: bool = True) -> None:
         super().__init__()
         self.dtype = _dtype_name(dtype, type(self).__name__)
@@ -88,6 +90,8 @@ class Normalize(Transform):
     Shape:
         ``(B, C, H, W)`` uint8 or float -> ``(B, C, H, W)`` float32 (or the input's float dtype).
     """
+
+    keeps_geometry = True  # pixel values only: keypoints and boxes pass through
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()

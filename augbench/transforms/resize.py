@@ -18,7 +18,7 @@ from augbench.distributions import AnyGenerator
 from augbench.errors import InputValueError
 from augbench.functional.geometry import smaller_edge_size
 from augbench.random import Params
-from augbench.transforms.base import ImageShape, Transform
+from augbench.transforms.base import ImageShape, Transform, scale_shift_matrix
 
 __all__ = ["Resize", "CenterCrop", "Pad"]
 
@@ -74,6 +74,10 @@ class Resize(Transform):
         interpolation = self.interpolation if target == IMAGE else "nearest"
         return F.resize(images, [height, width], interpolation=interpolation, antialias=self.antialias)
 
+    def point_matrix(self, params: Params, image_size: tuple[int, int], device: torch.device) -> Tensor:
+        _, height, width = self.output_shape((1, *image_size))
+        return scale_shift_matrix(params.batch_size, device, width / image_size[1], height / image_size[0])
+
     def extra_repr(self) -> str:
         return f"size={self.size}, interpolation={self.interpolation!r}, max_size={self.max_size}"
 
@@ -102,6 +106,11 @@ class CenterCrop(Transform):
         top = int(round((images.shape[-2] - height) / 2.0))
         left = int(round((images.shape[-1] - width) / 2.0))
         return F.crop(images, top, left, height, width)
+
+    def point_matrix(self, params: Params, image_size: tuple[int, int], device: torch.device) -> Tensor:
+        top = int(round((image_size[0] - self.size[0]) / 2.0))
+        left = int(round((image_size[1] - self.size[1]) / 2.0))
+        return scale_shift_matrix(params.batch_size, device, shift_x=float(-left), shift_y=float(-top))
 
     def extra_repr(self) -> str:
         return f"size={self.size}"
@@ -153,6 +162,10 @@ class Pad(Transform):
     def output_shape(self, shape: ImageShape) -> ImageShape:
         left, top, right, bottom = self._sides()
         return shape[0], shape[1] + top + bottom, shape[2] + left + right
+
+    def point_matrix(self, params: Params, image_size: tuple[int, int], device: torch.device) -> Tensor:
+        left, top, _, _ = self._sides()
+        return scale_shift_matrix(params.batch_size, device, shift_x=float(left), shift_y=float(top))
 
     def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
         left, top, right, bottom = self._sides()
