@@ -99,3 +99,11 @@ def test_streams_the_data_spec_cannot_provide_are_refused_before_training() -> N
 def test_legacy_sgd_keys_set_the_optimizer_spec() -> None:
     run = parse_experiment({"datasets": ["digits"], "methods": ["baseline"], "seeds": 1, "lr": 0.1}).runs()[0]
     assert run.optimizer["lr"] == 0.1 and run.optimizer["type"] == "sgd"
+
+
+def test_a_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("datasets: [digits]\nmethods: [baseline\nseeds: 3\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+, column \d+") as info:
+        load_experiment(path)
+    assert "\n" not in str(info.value)
