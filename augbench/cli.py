@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import warnings
 from collections.abc import Sequence
@@ -283,7 +284,8 @@ def _list(args: argparse.Namespace) -> int:
     sections = {
         "datasets": ("datasets", DATASETS.names()),
         "models": ("models", MODELS.names()),
-        "kernels": ("kernels (augbench.functional)", sorted(F.__all__)),
+        "kernels": ("kernels (augbench.functional)",
+                    sorted(name for name in F.__all__ if inspect.isfunction(getattr(F, name)))),
         "ops": ("policy ops", sorted(OPS)),
         "policies": ("policy-string elements", [grammar.example or name for name, grammar in ELEMENTS.items()]),
         "methods": ("methods (--methods: presets and registered methods, besides policy strings)", method_names()),
