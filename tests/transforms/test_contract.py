@@ -18,6 +18,7 @@ from augbench import (
     AugMix,
     AutoAugment,
     Compose,
+    GaussianBlur,
     HorizontalFlip,
     Params,
     RandAugment,
@@ -122,6 +123,12 @@ CASES: dict[str, Case] = {
         ),
         takes_p=True, geometric=False, erases=True,
     ),
+    "GaussianBlur": Case(
+        lambda same_on_batch=False, p=None, nearest=False: GaussianBlur(
+            3, sigma=(0.3, 2.0), p=_p(p, 1.0), same_on_batch=same_on_batch
+        ),
+        takes_p=True, geometric=False,
+    ),
     # Policies with geometric ops only, so that mask replay can be checked pixel by pixel;
     # AutoAugment and AugMix change pixel values (tests/policies covers their own behaviour).
     "RandAugment-geometric": Case(
@@ -188,13 +195,17 @@ def _params_equal(first: Params, second: Params) -> bool:
 VALUE_CHANGING_POLICIES = {AutoAugment.__name__, AugMix.__name__, "ColorJitter", "RandomGrayscale"}
 """No pixel-exact replay on a shifted copy (they change values): see tests/policies and tests/transforms/test_color.py."""
 
+DETERMINISTIC = {"Resize", "CenterCrop", "Pad", "ToDtype", "Normalize", "Grayscale"}
+"""No draw at all (torchvision's standard transforms): tests/transforms/test_standard.py and the
+empty-batch contract cover them."""
+
 
 def test_the_table_covers_every_public_transform() -> None:
     public = {
         name for name in augbench.__all__
         if isinstance(getattr(augbench, name), type) and issubclass(getattr(augbench, name), Transform)
         and name != "Transform"
-    } - VALUE_CHANGING_POLICIES
+    } - VALUE_CHANGING_POLICIES - DETERMINISTIC
     covered = {type(case.build()).__name__ for case in CASES.values()}
     assert public <= covered, f"transforms missing from the contract table: {sorted(public - covered)}"
 
