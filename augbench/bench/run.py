@@ -27,7 +27,7 @@ from augbench.models import build_model
 from augbench.registry import canonical_json
 from augbench.train.cache import CachedPhase, PhaseCache
 from augbench.train.context import TrainContext
-from augbench.train.loop import PhaseSettings, check_streams, fit, make_context, probe_batch
+from augbench.train.loop import PhaseSettings, check_streams, fit, make_context, probe_batch, step_sizes
 
 __all__ = ["RunResult", "Checkpoint", "train_run", "dry_run", "environment", "Progress"]
 
@@ -279,8 +279,7 @@ def _probe_step_cost(method: Method, ctx: TrainContext, model: nn.Module, full: 
 def _epoch_samples(method: Method, data: RunData, settings: PhaseSettings) -> int:
     """Samples one epoch of ``method`` reads over all its streams (steps times each stream's batch)."""
     steps = -(-len(data.streams["labeled"]) // settings.batch_size)
-    per_step = {"labeled": settings.batch_size, "unlabeled": settings.batch_size * settings.ratio}
-    return steps * sum(per_step.get(name, settings.batch_size) for name in method.streams)
+    return steps * sum(step_sizes(method, settings.batch_size, settings.ratio).values())
 
 
 def _check_view_shapes(method: Method, input_shape: tuple[int, ...]) -> None:

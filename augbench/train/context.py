@@ -198,16 +198,17 @@ class TrainContext:
         if self.batch is None:
             raise ConfigError("ctx.augment() is only available inside training_step (no current batch)")
         views = key_views(view)
-        inputs = self.batch[stream].inputs
-        if transform is None:
-            return inputs if len(views) == 1 else torch.cat([inputs] * len(views))
-        if self.prepared is not None:
+        if transform is not None and self.prepared is not None:
             made = self.prepared.lookup(transform, stream, views, self.batch)
             if made is not None:
                 return made
+        inputs = self.batch[stream].inputs
+        repeated = inputs if len(views) == 1 else torch.cat([inputs] * len(views))
+        if transform is None:
+            return repeated
         keys = torch.cat([self.keys(stream, each) for each in views])
         with self.timer.augmentation():
-            return transform(inputs if len(views) == 1 else torch.cat([inputs] * len(views)), keys=keys, seed=self.seed)
+            return transform(repeated, keys=keys, seed=self.seed)
 
     def keys(self, stream: str = "labeled", view: int = 0) -> Tensor:
         """Keys of the current batch's samples for keyed draws: ``(passes * N + ids) * 16 + view``.

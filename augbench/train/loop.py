@@ -30,7 +30,8 @@ from augbench.train.context import Batch, StepOutput, StreamBatch, TrainContext
 from augbench.train.optim import build_optimizer, build_schedule
 from augbench.train.views import PreparedViews, chunk_steps
 
-__all__ = ["PhaseSettings", "PhaseOutcome", "make_context", "fit", "train_step", "check_streams", "probe_batch"]
+__all__ = ["PhaseSettings", "PhaseOutcome", "make_context", "fit", "train_step", "check_streams", "probe_batch",
+           "step_sizes"]
 
 EpochCallback = Callable[[int], None]
 _ORDER_SEED_OFFSETS = {"labeled": 2, "unlabeled": 4, "target": 5}
@@ -147,15 +148,21 @@ def _stream_batch(split: Split, index: Tensor, passes: int, modality: Modality, 
     )
 
 
+def step_sizes(method: Method, batch_size: int, ratio: int) -> dict[str, int]:
+    """Samples per step of every stream ``method`` reads, ``labeled`` first: ``batch_size``
+    labeled (and target) samples, ``ratio * batch_size`` unlabeled."""
+    names = ("labeled", *(stream for stream in method.streams if stream != "labeled"))
+    return {name: batch_size * (ratio if name == "unlabeled" else 1) for name in names}
+
+
 def probe_batch(method: Method, data: RunData, settings: PhaseSettings, size: int, device: torch.device) -> Batch:
     """A step's batch of the first ``size`` samples of every stream ``method`` reads
     (``ratio * size`` unlabeled), for a dry step before training."""
     modality = get_modality(data.modality)
     streams = {}
-    for name in ("labeled", *(stream for stream in method.streams if stream != "labeled")):
+    for name, count in step_sizes(method, size, settings.ratio).items():
         split = data.streams[name]
-        count = min(len(split), size * (settings.ratio if name == "unlabeled" else 1))
-        streams[name] = _stream_batch(split, torch.arange(count), 0, modality, device)
+        streams[name] = _stream_batch(split, torch.arange(min(len(split), count)), 0, modality, device)
     return Batch(streams)
 
 
@@ -200,16 +207,13 @@ def fit(
     """
     labeled = data.streams["labeled"]
     order = torch.Generator().manual_seed(seed + _ORDER_SEED_OFFSETS["labeled"])
-    step_sizes = {"labeled": settings.batch_size}
-    for name in method.streams:
-        if name != "labeled":
-            step_sizes[name] = settings.batch_size * (settings.ratio if name == "unlabeled" else 1)
+    sizes = step_sizes(method, settings.batch_size, settings.ratio)
     cycles = {
-        name: _Cycle(data.streams[name], step_sizes[name], seed + _ORDER_SEED_OFFSETS.get(name, 6))
-        for name in method.streams if name != "labeled"
+        name: _Cycle(data.streams[name], size, seed + _ORDER_SEED_OFFSETS.get(name, 6))
+        for name, size in sizes.items() if name != "labeled"
     }
     views = tuple(method.keyed_views())
-    chunk = chunk_steps(views, step_sizes, {name: _sample_bytes(data.streams[name]) for name in step_sizes}) \
+    chunk = chunk_steps(views, sizes, {name: _sample_bytes(data.streams[name]) for name in sizes}) \
         if views else 1
     schedule = build_schedule(settings.schedule, ctx.optimizer, ctx.total_steps) if ctx.total_steps else None
     curves: list[tuple[int, str, float]] = []
