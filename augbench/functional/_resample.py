@@ -80,19 +80,6 @@ KERNELS: dict[str, tuple[Callable[[Tensor], Tensor], float]] = {"bilinear": (_tr
 """Filter kernel and its support (half-width in input pixels at scale 1) by interpolation name."""
 
 
-def linear_taps(
-    start: Tensor,
-    length: Tensor,
-    out_size: int,
-    in_size: int,
-    antialias: bool,
-    dtype: torch.dtype,
-    mirror: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
-    """:func:`filter_taps` of the bilinear (triangle) filter."""
-    return filter_taps(start, length, out_size, in_size, antialias, dtype, mirror, "bilinear")
-
-
 def filter_taps(
     start: Tensor,
     length: Tensor,
@@ -314,7 +301,7 @@ def resample(
 
     Args:
         images: ``(B, C, H, W)`` of any real dtype.
-        rows: ``(taps, weights)`` of the row filter, ``(B, H_out, K)`` as from :func:`linear_taps`.
+        rows: ``(taps, weights)`` of the row filter, ``(B, H_out, K)`` as from :func:`filter_taps`.
         cols: ``(taps, weights)`` of the column filter, ``(B, W_out, K)``.
         dtype: floating dtype to compute in.
         temporary: the caller consumes the result at once (e.g. rounds it to a new uint8

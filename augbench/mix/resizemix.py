@@ -11,10 +11,10 @@ from torch import Tensor
 import augbench.functional as F
 from augbench.errors import InputValueError
 from augbench.functional._resample import (
+    filter_taps,
     gather_cols,
     gather_rows,
     interpolation_matrix,
-    linear_taps,
     resample_matmul,
 )
 from augbench.functional._utils import compute_dtype, restore_dtype
@@ -132,11 +132,11 @@ class ResizeMix(Mixer):
         dtype = compute_dtype(partner_images)
         row_scale = height / params.height.to(dtype)
         col_scale = width / params.width.to(dtype)
-        row_taps, row_weights = linear_taps(
-            -params.top.to(dtype) * row_scale, height * row_scale, height, height, False, dtype
+        row_taps, row_weights = filter_taps(
+            -params.top.to(dtype) * row_scale, height * row_scale, height, height, False, dtype, kernel="bilinear"
         )
-        col_taps, col_weights = linear_taps(
-            -params.left.to(dtype) * col_scale, width * col_scale, width, width, False, dtype
+        col_taps, col_weights = filter_taps(
+            -params.left.to(dtype) * col_scale, width * col_scale, width, width, False, dtype, kernel="bilinear"
         )
         rows = interpolation_matrix(row_taps, row_weights, height)
         cols = interpolation_matrix(col_taps, col_weights, width)

@@ -58,8 +58,8 @@ def test_row_gather_filter_equals_the_dense_matrix_products(size: tuple[int, int
     # (and by a matrix product otherwise); resample_matmul() always multiplies dense matrices.
     images = _images((6, 3, 20, 20), torch.float64)
     top, left, height, width = (b.double() for b in _boxes(6, 20))
-    rows = _resample.linear_taps(top, height, size[0], 20, antialias, torch.float64)
-    cols = _resample.linear_taps(left, width, size[1], 20, antialias, torch.float64)
+    rows = _resample.filter_taps(top, height, size[0], 20, antialias, torch.float64, kernel="bilinear")
+    cols = _resample.filter_taps(left, width, size[1], 20, antialias, torch.float64, kernel="bilinear")
     expected = _resample.resample_matmul(
         images, _resample.interpolation_matrix(*rows, 20), _resample.interpolation_matrix(*cols, 20)
     )
