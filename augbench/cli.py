@@ -19,7 +19,7 @@ from pathlib import Path
 
 from augbench.bench.experiment import Experiment
 from augbench.bench.spec import RunSpec
-from augbench.errors import AugbenchError
+from augbench.errors import AugbenchError, ConfigError
 from augbench.methods.spec import method_names
 
 __all__ = ["main", "build_parser", "DEFAULT_RUN"]
@@ -146,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list datasets, models, ops, policies, methods, evaluations and mixers")
     listing.add_argument("section", nargs="?", choices=_LIST_SECTIONS, default=None,
                          help="one section, one name per line (`augbench list methods`: what --methods accepts)")
+    listing.add_argument("--modality", default=None,
+                         help="with `ops`: the policy ops of this modality and their level ranges (default image)")
 
     show = commands.add_parser("show", help="write a PNG grid of augmented samples")
     show.add_argument("policy", type=_component,
@@ -295,6 +297,13 @@ def _list(args: argparse.Namespace) -> int:
         "modalities": ("modalities", MODALITIES.names()),
         "mixers": ("mixers", MIXERS.names()),
     }
+    if args.modality is not None:
+        if args.section != "ops":
+            raise ConfigError("--modality goes with `augbench list ops`, e.g. augbench list ops --modality timeseries")
+        from augbench.policies.modal import list_ops
+
+        print("\n".join(f"{name}  ({description})" if description else name for name, description in list_ops(args.modality)))
+        return 0
     if args.section is not None:
         names = sections[args.section][1]
         if args.section == "methods":  # say what each name is

@@ -5,17 +5,18 @@ of a batch, collation (picking samples out of an in-memory pool) and the normali
 the training split. The phase loop, data and evaluation code dispatch on ``dataset.modality`` and
 never look at tensor axes themselves.
 
-========== ==================== ========================= =================================
-name       layout               stored dtype              normalisation (fitted on train)
-========== ==================== ========================= =================================
-image      ``(B, C, H, W)``     uint8 0-255 or float 0-1  ``/255`` (uint8), per-channel z-score
-timeseries ``(B, C, L)``        float                     per-channel z-score over time
-audio      ``(B, C, T)``        float waveform            per-channel z-score over time
-text       ``(B, L)``           int64 token ids           none (ids index an embedding)
-points     ``(B, N, 3[+F])``    float                     none (centring is an augmentation)
-sequence   ``(B, L)``           int64 item ids            none
-skeleton   ``(B, T, J, 3)``     float joint coordinates   none
-========== ==================== ========================= =================================
+=========== ==================== ========================= =================================
+name        layout               stored dtype              normalisation (fitted on train)
+=========== ==================== ========================= =================================
+image       ``(B, C, H, W)``     uint8 0-255 or float 0-1  ``/255`` (uint8), per-channel z-score
+timeseries  ``(B, C, L)``        float                     per-channel z-score over time
+audio       ``(B, C, T)``        float waveform            per-channel z-score over time
+spectrogram ``(B, C, F, T)``     float (log-)mel power     per-channel z-score
+text        ``(B, L)``           int64 token ids           none (ids index an embedding)
+points      ``(B, N, 3[+F])``    float                     none (centring is an augmentation)
+sequence    ``(B, L)``           int64 item ids            none
+skeleton    ``(B, T, J, 3)``     float joint coordinates   none
+=========== ==================== ========================= =================================
 """
 
 from __future__ import annotations
@@ -91,8 +92,11 @@ class Modality:
     last_dim: int | None = None
     last_dim_at_least: bool = False
 
-    def check_batch(self, inputs: object, who: str = "inputs") -> Tensor:
-        """Raise one line unless ``inputs`` is a non-empty batch in this modality's layout."""
+    def check_batch(self, inputs: object, who: str = "inputs", *, allow_empty: bool = False) -> Tensor:
+        """Raise one line unless ``inputs`` is a batch in this modality's layout.
+
+        A batch of zero samples is refused unless ``allow_empty`` (transforms and mixers
+        return an empty batch empty)."""
         if not isinstance(inputs, Tensor):
             raise InputTypeError(f"{who}: expected a {self.name} tensor {self.layout}, got {type(inputs).__name__}")
         if inputs.ndim != self.sample_ndim + 1:
@@ -100,8 +104,13 @@ class Modality:
                 f"{who}: {self.name} batches are {self.layout}, got shape {tuple(inputs.shape)}; "
                 f"add or remove axes to get {self.sample_ndim + 1} dimensions"
             )
-        if inputs.shape[0] == 0:
+        if inputs.shape[0] == 0 and not allow_empty:
             raise InputValueError(f"{who}: empty {self.name} batch {tuple(inputs.shape)}; pass at least one sample")
+        if 0 in inputs.shape[1:]:
+            raise InputValueError(
+                f"{who}: {self.name} samples are empty, shape {tuple(inputs.shape)} {self.layout}; "
+                "pass at least one element along every axis (pad short samples)"
+            )
         if self.floating is True and not inputs.is_floating_point():
             raise InputTypeError(f"{who}: {self.name} values must be floating point, got {inputs.dtype}; use .float()")
         if self.floating is False and (inputs.is_floating_point() or inputs.dtype == torch.bool):
@@ -113,7 +122,7 @@ class Modality:
             if (size < self.last_dim) if self.last_dim_at_least else (size != self.last_dim):
                 need = f">= {self.last_dim}" if self.last_dim_at_least else str(self.last_dim)
                 raise InputValueError(f"{who}: {self.name} batches are {self.layout}; the last axis is {size}, need {need}")
-        if inputs.is_floating_point() and bool(torch.isnan(inputs).any()):
+        if inputs.is_floating_point() and inputs.numel() and bool(torch.isnan(inputs).any()):
             raise InputValueError(f"{who}: {self.name} batch holds NaN; clean or impute the data first")
         return inputs
 
@@ -156,6 +165,7 @@ for _modality in (
     Modality("image", "(B, C, H, W)", 3, None, channel_dim=1, integer_scale=255.0, default_model="harness_cnn"),
     Modality("timeseries", "(B, C, L)", 2, True, channel_dim=1, default_model="timeseries_cnn"),
     Modality("audio", "(B, C, T)", 2, True, channel_dim=1),
+    Modality("spectrogram", "(B, C, F, T)", 3, True, channel_dim=1),
     Modality("text", "(B, L) token ids", 1, False),
     Modality("points", "(B, N, 3 + F)", 2, True, last_dim=3, last_dim_at_least=True),
     Modality("sequence", "(B, L) item ids", 1, False),

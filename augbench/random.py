@@ -141,6 +141,15 @@ class Params(Mapping[str, ParamValue]):
     def _is_on(self, device: torch.device) -> bool:
         return all(v._is_on(device) if isinstance(v, Params) else v.device == device for v in self._entries.values())
 
+    def select(self, index: Tensor) -> Params:
+        """The draws of the samples ``index`` (``(k,)`` int64), nested ``Params`` included."""
+        return Params(
+            int(index.shape[0]),
+            drawn_by=self.drawn_by,
+            **{k: v.select(index) if isinstance(v, Params) else v.index_select(0, index.to(v.device))
+               for k, v in self._entries.items()},
+        )
+
     def expand(self, batch_size: int) -> Params:
         """Repeat a single draw (batch size 1) for ``batch_size`` samples, without copying."""
         if self._batch_size != 1:

@@ -10,7 +10,7 @@ from augbench.modalities import MODALITIES, get_modality
 
 
 def test_every_modality_of_the_design_is_registered() -> None:
-    assert MODALITIES.names() == ["audio", "image", "points", "sequence", "skeleton", "text", "timeseries"]
+    assert MODALITIES.names() == ["audio", "image", "points", "sequence", "skeleton", "spectrogram", "text", "timeseries"]
 
 
 @pytest.mark.parametrize(("name", "good", "bad", "message"), [

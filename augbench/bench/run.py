@@ -90,7 +90,8 @@ def environment(device: torch.device) -> dict[str, Any]:
 def _build_model(model_spec: dict[str, Any], data: RunData, seed: int, device: torch.device) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = build_model(model_spec, num_classes=data.num_classes, input_shape=data.input_shape, modality=data.modality)
+        model = build_model(model_spec, num_classes=data.num_classes, input_shape=data.input_shape, modality=data.modality,
+                            vocab_size=data.vocab_size)
         return model.to(device)
 
 

@@ -25,6 +25,8 @@ class Dataset:
         labels: ``(N,)`` int64 class indices in ``[0, num_classes)``.
         class_names: one name per class.
         modality: registered modality name (``"image"``, ``"timeseries"``, ...).
+        vocab_size: for token modalities (text, item sequences): the number of ids, padding
+            (id 0) included; models size their embedding with it. ``None`` otherwise.
     """
 
     name: str
@@ -32,6 +34,7 @@ class Dataset:
     labels: Tensor
     class_names: tuple[str, ...]
     modality: str = "image"
+    vocab_size: int | None = None
 
     def __post_init__(self) -> None:
         try:

@@ -170,6 +170,7 @@ class RunData:
     input_shape: tuple[int, ...]
     modality: str
     class_names: tuple[str, ...] = field(default=())
+    vocab_size: int | None = None
 
 
 def small_splits(data: RunData, name: str) -> list[str]:
@@ -286,7 +287,7 @@ def prepare_run_data(dataset: Spec, data: DataSpec, seed: int, data_root: str | 
         evals["test"] = _take(pool, remainder[test_local])
     if data.target is not None:
         streams["target"], evals["target_test"] = _target_splits(data.target, pool)
-    return RunData(streams, evals, pool.num_classes, pool.input_shape, pool.modality, pool.class_names)
+    return RunData(streams, evals, pool.num_classes, pool.input_shape, pool.modality, pool.class_names, pool.vocab_size)
 
 
 def _target_splits(target: TargetSpec, source: Dataset) -> tuple[Split, Split]:

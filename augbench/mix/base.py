@@ -26,6 +26,7 @@ from torch import Tensor
 from augbench.checks import check_batch
 from augbench.distributions import rand
 from augbench.errors import ConfigError, InputTypeError, InputValueError
+from augbench.modalities import get_modality
 from augbench.random import Params, resolve_generator
 from augbench.registry import Registry, Spec
 
@@ -87,6 +88,10 @@ class Mixer:
         label_smoothing: ``eps`` in [0, 1); each one-hot row becomes
             ``(1 - eps) * onehot + eps / num_classes`` before mixing.
     """
+
+    modality: str = "image"
+    """The registered modality of the batches this mixer takes (its layout check guards
+    :meth:`sample` and :meth:`apply`)."""
 
     def __init__(self, num_classes: int, *, per_sample: bool = True, label_smoothing: float = 0.0) -> None:
         who = type(self).__name__
@@ -282,7 +287,10 @@ class Mixer:
 
     def _check_inputs(self, images: object, labels: object) -> tuple[Tensor, Tensor]:
         who = type(self).__name__
-        images = check_batch(images, who, allow_empty=True)
+        if self.modality == "image":
+            images = check_batch(images, who, allow_empty=True)
+        else:
+            images = get_modality(self.modality).check_batch(images, who, allow_empty=True)
         if not isinstance(labels, Tensor):
             raise InputTypeError(
                 f"{who}: labels must be a torch.Tensor of class indices, got {type(labels).__name__}; "

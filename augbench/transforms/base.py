@@ -30,6 +30,7 @@ from augbench.checks import IMAGE, check_batch, check_target
 from augbench.distributions import AnyGenerator
 from augbench.errors import InputValueError
 from augbench.keyed import KeyedGenerator
+from augbench.modalities import get_modality
 from augbench.random import Params, bernoulli, resolve_generator
 from augbench.registry import Registry
 
@@ -60,6 +61,9 @@ class Transform:
     """
 
     blend_skipped: bool = True
+    modality: str = "image"
+    """The registered modality (:mod:`augbench.modalities`) of the batches this transform takes;
+    its layout check guards :meth:`sample` and :meth:`apply` (images keep their own, stricter one)."""
     keeps_geometry: bool = False
     """``True`` for transforms that change pixel values only (colour, blur, erasing, dtype):
     :meth:`apply_keypoints` and :meth:`apply_boxes` return their input unchanged."""
@@ -118,7 +122,8 @@ class Transform:
         """Draw one parameter set per sample of ``images``.
 
         Args:
-            images: ``(B, C, H, W)`` batch; only its shape and device are used.
+            images: ``(B, C, H, W)`` batch (or one of the transform's :attr:`modality`); only
+                its shape and device are used.
             generator: source of randomness; ``None`` uses augbench's default generator
                 (see :func:`augbench.seed`), never torch's global RNG.
             keys: ``(B,)`` integer sample keys for keyed draws: each sample's parameters are
@@ -130,7 +135,7 @@ class Transform:
             ``Params`` with leading dimension ``B``, on the images' device.
         """
         who = type(self).__name__
-        images = check_batch(images, who, allow_empty=True)
+        images = self._check_input(images, who, IMAGE)
         if keys is None:
             if seed is not None:
                 raise InputValueError(f"{who}: seed= is for keyed draws and needs keys=; pass a generator otherwise")
@@ -164,7 +169,8 @@ class Transform:
 
         Args:
             images: ``(B, C, H, W)``; uint8 (0-255) or floating (0-1) for ``target="image"``,
-                an integer dtype for ``target="mask"``.
+                an integer dtype for ``target="mask"``; other modalities: a batch in their
+                layout, ``target`` left at its default.
             params: the output of :meth:`sample` for a batch of the same ``B``, ``H``, ``W``.
             target: ``"image"`` or ``"mask"``; masks use nearest interpolation and a fill of 0.
 
@@ -173,7 +179,15 @@ class Transform:
         """
         who = type(self).__name__
         check_target(target, who)
-        return self.apply_checked(check_batch(images, who, target, allow_empty=True), params, target)
+        return self.apply_checked(self._check_input(images, who, target), params, target)
+
+    def _check_input(self, inputs: object, who: str, target: str) -> Tensor:
+        """``inputs`` after the layout check of this transform's modality (empty batches pass)."""
+        if self.modality == IMAGE:
+            return check_batch(inputs, who, target, allow_empty=True)
+        if target != IMAGE:
+            raise InputValueError(f"{who}: target={target!r} is for images; {self.modality} transforms take the data only")
+        return get_modality(self.modality).check_batch(inputs, who, allow_empty=True)
 
     def apply_checked(self, images: Tensor, params: Params, target: str = IMAGE) -> Tensor:
         """:meth:`apply` for a batch that is already validated (checks only the params)."""
@@ -281,9 +295,8 @@ class Transform:
         selected = mask.nonzero().squeeze(1)
         result = images.clone()
         if selected.numel():
-            subset = Params(
-                selected.numel(), drawn_by=params.drawn_by, **{k: v.index_select(0, selected) for k, v in params.items() if k != APPLY}
-            )
+            kept = Params(params.batch_size, drawn_by=params.drawn_by, **{k: v for k, v in params.items() if k != APPLY})
+            subset = kept.select(selected)
             result[selected] = self.transform(images.index_select(0, selected), subset, target)
         return result
 
@@ -420,7 +433,11 @@ class Compose(Transform):
                 raise InputValueError(
                     f"Compose: item {index} is {type(child).__name__}, not an augbench Transform"
                 )
+        modalities = sorted({child.modality for child in transforms})
+        if len(modalities) > 1:
+            raise InputValueError(f"Compose: the transforms are for different modalities {modalities}; compose one modality's transforms")
         self.transforms = transforms
+        self.modality = modalities[0] if modalities else IMAGE
 
     def sample_for(self, batch_size: int, shape: ImageShape, generator: AnyGenerator) -> Params:
         children: dict[str, Any] = {}
