@@ -9,7 +9,10 @@ TORCH_CPU := torch==2.13.0
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
 # torchvision only imports beside this torch build; it is a CUDA build that runs on the CPU here.
-PEER_PACKAGES := torch==2.14.1 torchvision==0.29.1 kornia albumentations timm==1.0.31
+PEER_PACKAGES := torch==2.14.1 torchvision==0.29.1 kornia albumentations timm==1.0.31 \
+	tsaug audiomentations nlpaug torch_geometric
+# tsaug (series), audiomentations (waveforms), nlpaug (EDA-style word ops) and PyG (point-cloud
+# transforms) are the per-modality peers of `make bench`.
 # timm is the oracle of `make conformance` for policy strings.
 # torchaug (batched policies) is installed afterwards with --no-deps, so it cannot replace the pinned torch.
 

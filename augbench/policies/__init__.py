@@ -9,6 +9,7 @@ torchvision's conventions; the policy strings of timm's families (``rand-...``, 
 from augbench.policies import engine_elements as _engine_elements  # noqa: F401  (registers rrc, crop, ...)
 from augbench.policies.augmix import AugMix, jsd_loss
 from augbench.policies.autoaugment import AUTOAUGMENT_POLICIES, AutoAugment
+from augbench.policies.modal import ModalityRandAugment, list_ops, register_op
 from augbench.policies.ops import GEOMETRIC_OPS, OPS, SPACES
 from augbench.policies.randaugment import RandAugment, TrivialAugmentWide
 from augbench.policies.strings import PipelineSpec, describe, parse, policy
@@ -19,6 +20,7 @@ __all__ = [
     "AugMix",
     "AutoAugment",
     "GEOMETRIC_OPS",
+    "ModalityRandAugment",
     "OPS",
     "PipelineSpec",
     "RandAugment",
@@ -29,6 +31,8 @@ __all__ = [
     "TrivialAugmentWide",
     "describe",
     "jsd_loss",
+    "list_ops",
     "parse",
     "policy",
+    "register_op",
 ]
