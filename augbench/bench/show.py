@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from augbench.data.base import Dataset
 from augbench.data.streams import load_split
 from augbench.errors import ConfigError
 from augbench.extras import missing_extra
@@ -100,12 +101,13 @@ def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 def _cells(
     drawable: Drawable, images: Tensor, labels: Tensor, names: Sequence[str], views: int, seed: int
 ) -> list[list[tuple[Tensor, str]]]:
-    """Per row: ``(image (C, H, W) uint8, caption)`` for the original and every draw."""
+    """Per row: ``(sample, caption)`` for the original and every draw (images: ``(C, H, W)`` uint8,
+    resized back to the input size when the augmentation resizes)."""
     generator = torch.Generator().manual_seed(seed)
     rows: list[list[tuple[Tensor, str]]] = [[(image, "")] for image in images]
     for _ in range(views):
         drawn = images if drawable.transform is None else drawable.transform(images, generator=generator)
-        if tuple(drawn.shape[-2:]) != tuple(images.shape[-2:]):
+        if images.ndim == 4 and images.dtype == torch.uint8 and tuple(drawn.shape[-2:]) != tuple(images.shape[-2:]):
             drawn = torch.nn.functional.interpolate(drawn.float(), size=tuple(images.shape[-2:])).round().to(images.dtype)
         captions = [""] * len(images)
         if drawable.mixer is not None:
@@ -176,13 +178,32 @@ def render_grid(
 
 def write_grid(what: Spec, dataset: Spec, out: Path, *, samples: int = 8, views: int = 6, scale: int = 4,
                data_root: str | None = None, seed: int = 0) -> Path:
-    """Write :func:`render_grid` of ``samples`` class-balanced training images of ``dataset`` to ``out`` (PNG)."""
+    """Write :func:`render_grid` of ``samples`` class-balanced training images of ``dataset`` to ``out`` (PNG).
+
+    Datasets of other modalities are drawn by :func:`augbench.bench.show_modalities.draw_modality`
+    (series as line plots, audio as spectrograms, point clouds as 3-D scatter, skeletons as
+    stick figures, text and item sequences as tables of the original and augmented samples)."""
     data = load_split(dataset, "train", data_root)
-    if data.modality != "image":
-        raise ConfigError(f"show: {data.name!r} holds {data.modality} samples; show draws image grids")
     chosen = balanced_indices(data.labels, samples)
+    if data.modality != "image":
+        return _write_modality(what, data, chosen, out, views=views, seed=seed)
     grid = render_grid(what, data.inputs[chosen], data.labels[chosen], data.class_names, views=views, seed=seed,
                        scale=scale)
     out.parent.mkdir(parents=True, exist_ok=True)
     grid.save(out)
     return out
+
+
+def _write_modality(what: Spec, data: Dataset, chosen: Tensor, out: Path, *, views: int, seed: int) -> Path:
+    """:func:`augbench.bench.show_modalities.draw_modality` of ``what`` on the samples ``chosen``."""
+    from augbench.bench.show_modalities import draw_modality
+
+    inputs, labels = data.inputs[chosen], data.labels[chosen]
+    names = [str(name) for name in data.class_names]
+    drawable = resolve_drawable(what, tuple(inputs.shape[1:]), len(names))
+    rows = _cells(drawable, inputs, labels, names, views, seed)
+    kind = "mixer" if drawable.mixer is not None else "augmentation"
+    title = f"{drawable.name} ({kind}) on {data.name}, seed {seed}"
+    return draw_modality(data.modality, rows, [names[int(label)] for label in labels], title,
+                         out.with_suffix(".png"), tokens=data.tokens, bones=data.bones)
+

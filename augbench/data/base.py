@@ -27,6 +27,10 @@ class Dataset:
         modality: registered modality name (``"image"``, ``"timeseries"``, ...).
         vocab_size: for token modalities (text, item sequences): the number of ids, padding
             (id 0) included; models size their embedding with it. ``None`` otherwise.
+        tokens: for token modalities, the string of each id (``vocab_size`` entries: words,
+            item titles), used to show samples; ``None`` when unknown.
+        bones: for skeletons, the joint index pairs of the bones (stick figures); ``None`` when
+            unknown.
     """
 
     name: str
@@ -35,6 +39,8 @@ class Dataset:
     class_names: tuple[str, ...]
     modality: str = "image"
     vocab_size: int | None = None
+    tokens: tuple[str, ...] | None = None
+    bones: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         try:
