@@ -154,6 +154,16 @@ def test_list_methods_is_what_run_methods_accepts(capsys: pytest.CaptureFixture[
         expand_method(name)  # every listed name is accepted by --methods
 
 
+def test_list_ops_of_a_modality(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "ops", "--modality", "image"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "Rotate  (0 -> 30 (random sign))" in lines and "Equalize  (no magnitude)" in lines
+    assert main(["list", "ops", "--modality", "smell"]) == 2
+    assert "unknown modality 'smell'" in capsys.readouterr().err
+    assert main(["list", "models", "--modality", "image"]) == 2
+    assert "--modality goes with `augbench list ops`" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["run", "bench"])
 def test_missing_data_fails_once_before_any_training(command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "x.yaml"
