@@ -42,6 +42,9 @@ $(PEERS_STAMP): pyproject.toml Makefile
 bench: $(PEERS_STAMP)
 	$(PEERS)/bin/python benchmarks/throughput.py && $(PEERS)/bin/python benchmarks/policies.py
 	$(PEERS)/bin/python benchmarks/mixing.py
+	cd benchmarks && AUGBENCH_DATA=$${AUGBENCH_DATA:-$(CURDIR)/../shared/data} ../$(PEERS)/bin/python timeseries.py
+	for modality in audio points sequence skeleton text; do \
+		AUGBENCH_DATA=$${AUGBENCH_DATA:-$(CURDIR)/../shared/data} $(PEERS)/bin/python benchmarks/$$modality.py || exit 1; done
 
 # A report, not a test: kernels vs torchvision and Pillow, policy strings vs timm, on real
 # CIFAR-10 images from ../shared/data/cifar10 (or $AUGBENCH_DATA/cifar10). Exits 0 unless the suite crashes.

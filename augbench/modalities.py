@@ -122,7 +122,8 @@ class Modality:
             if (size < self.last_dim) if self.last_dim_at_least else (size != self.last_dim):
                 need = f">= {self.last_dim}" if self.last_dim_at_least else str(self.last_dim)
                 raise InputValueError(f"{who}: {self.name} batches are {self.layout}; the last axis is {size}, need {need}")
-        if inputs.is_floating_point() and inputs.numel() and bool(torch.isnan(inputs).any()):
+        # One reduction first (a NaN anywhere makes the sum NaN); the exact scan only when it fires.
+        if inputs.is_floating_point() and inputs.numel() and bool(torch.isnan(inputs.sum())) and bool(torch.isnan(inputs).any()):
             raise InputValueError(f"{who}: {self.name} batch holds NaN; clean or impute the data first")
         return inputs
 

@@ -55,6 +55,11 @@ DEFAULT_MODELS = {
     "italy_power_demand": "timeseries_cnn",
     "basic_motions": "timeseries_cnn",
     "japanese_vowels": "timeseries_cnn",
+    "modelnet10": "pointnet",
+    "msr_action3d": "skeleton_gru", "utkinect": "skeleton_gru",
+    "movielens_100k": "sasrec",
+    "sst2": "text_cnn",
+    "fsdd": "speech_cnn", "fsdd_logmel": "speech_cnn",
 }
 """The model a dataset gets when an experiment names none (``auto`` for any other dataset: a
 model sized to its input, :func:`augbench.models.auto_model`)."""

@@ -8,5 +8,10 @@ from augbench.data import cifar as _cifar  # noqa: F401  (registers "cifar10")
 from augbench.data import idx as _idx  # noqa: F401  (registers "mnist", "fashion_mnist")
 from augbench.data import image_folder as _image_folder  # noqa: F401  (registers "image_folder")
 from augbench.data import ucr_uea as _ucr_uea  # noqa: F401  (registers "gunpoint", "japanese_vowels", ...)
+from augbench.data import modelnet as _modelnet  # noqa: F401  (registers "modelnet10")
+from augbench.data import sst2 as _sst2  # noqa: F401  (registers the dataset and the vocabulary "sst2")
+from augbench.data import skeletons as _skeletons  # noqa: F401  (registers "msr_action3d", "utkinect")
+from augbench.data import movielens as _movielens  # noqa: F401  (registers "movielens_100k")
+from augbench.data import fsdd as _fsdd  # noqa: F401  (registers "fsdd", "fsdd_logmel")
 
 __all__ = ["DATASETS", "Dataset", "load_dataset", "stratified_split"]

@@ -10,7 +10,10 @@ Unequal lengths: every dimension of one case must have the same length, but case
 (JapaneseVowels: 7-29 steps). Such series are zero-padded at the end to the longest series of
 the problem over *both* its TRAIN and TEST files, so the two splits share one ``(C, L)`` shape;
 sktime/aeon users usually pad or truncate likewise before a fixed-shape model. Padding counts in
-per-channel statistics and in a model's global pooling like any other step.
+per-channel statistics and in a model's global pooling like any other step. The time-series
+transforms and mixers (``pad_value=0.0``, their default) recover each case's length as the steps
+up to the last one at which some channel is non-zero (exact on JapaneseVowels, whose cases never
+end on an all-zero step) and augment those steps only, leaving the padding at zero.
 
 Missing values (``?`` or ``NaN``) are refused: the ``timeseries`` modality holds no NaN, so
 impute first. Only ``@timeStamps false`` classification files are read.

@@ -16,6 +16,7 @@ target_accuracy   ``target_accuracy`` (the target domain's test split)
 auroc             ``auroc``: in-distribution test vs the target split as outliers, by the
                   method's anomaly score (default 1 - max softmax probability)
 recall_at_k       ``test_recall_at_1/2/4/8`` (cosine retrieval within the test split)
+ranking           ``test_hr@10``, ``test_ndcg@10`` (item sequences: next item among all items)
 average_accuracy  ``average_accuracy``, ``forgetting``: from a continual method's task-accuracy
 forgetting        matrix
 ================  ==========================================================================
@@ -24,6 +25,7 @@ forgetting        matrix
 from augbench.evaluation import classification as _classification  # noqa: F401  (registers)
 from augbench.evaluation import continual as _continual  # noqa: F401  (registers)
 from augbench.evaluation import representation as _representation  # noqa: F401  (registers)
+from augbench.evaluation import ranking as _ranking  # noqa: F401  (registers)
 from augbench.evaluation.base import EVALUATIONS, EvalContext, EvalResult, evaluate_all, features
 
 __all__ = ["EVALUATIONS", "EvalContext", "EvalResult", "evaluate_all", "features"]

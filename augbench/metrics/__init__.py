@@ -13,8 +13,9 @@ Functional cores with thin helpers on top:
   images/s) and :func:`peak_memory_bytes`.
 - :mod:`~augbench.metrics.representation`: :func:`knn_accuracy` (weighted kNN monitor) and
   :func:`linear_probe_accuracy` (-> :class:`ProbeResult`) on frozen features.
-- :mod:`~augbench.metrics.ranking`: :func:`auroc` (Mann-Whitney) and :func:`recall_at_k`
-  (cosine retrieval).
+- :mod:`~augbench.metrics.ranking`: :func:`auroc` (Mann-Whitney), :func:`recall_at_k`
+  (cosine retrieval), :func:`target_ranks` with :func:`hit_rate_at_k` and :func:`ndcg_at_k`
+  (next-item recommendation).
 - :mod:`~augbench.metrics.continual`: :func:`average_accuracy` and :func:`forgetting` of a
   ``(T, T)`` accuracy matrix.
 """
@@ -41,7 +42,7 @@ from augbench.metrics.corruptions import (
 )
 from augbench.metrics.continual import average_accuracy, forgetting
 from augbench.metrics.cost import CostSummary, StepTimer, peak_memory_bytes, reset_peak_memory
-from augbench.metrics.ranking import auroc, recall_at_k
+from augbench.metrics.ranking import auroc, hit_rate_at_k, ndcg_at_k, recall_at_k, target_ranks
 from augbench.metrics.representation import ProbeResult, knn_accuracy, linear_probe_accuracy
 
 __all__ = [
@@ -67,12 +68,15 @@ __all__ = [
     "expected_calibration_error",
     "fgsm",
     "forgetting",
+    "hit_rate_at_k",
     "knn_accuracy",
     "linear_probe_accuracy",
+    "ndcg_at_k",
     "nll",
     "peak_memory_bytes",
     "pgd",
     "recall_at_k",
     "reliability_diagram",
     "reset_peak_memory",
+    "target_ranks",
 ]

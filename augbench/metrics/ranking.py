@@ -1,10 +1,12 @@
-"""Ranking metrics: AUROC of a detector score and Recall@K of cosine retrieval.
+"""Ranking metrics: AUROC of a detector score, Recall@K of cosine retrieval, next-item HR/NDCG.
 
 - :func:`auroc`: the area under the ROC curve as the Mann-Whitney statistic (ties count 1/2),
   computed from integer mid-ranks, for out-of-distribution or misclassification detection.
 - :func:`recall_at_k`: the image-retrieval Recall@K of deep metric learning (CUB-200-2011,
   Cars196, SOP; Song et al., "Deep Metric Learning via Lifted Structured Feature Embedding",
   CVPR 2016): a query is a hit at ``k`` if one of its ``k`` nearest gallery items shares its label.
+- :func:`target_ranks`, :func:`hit_rate_at_k`, :func:`ndcg_at_k`: next-item recommendation with
+  one relevant item per query, ranked among all candidates (no sampled negatives).
 
 Inputs are checked at the boundary and bad ones raise a one-line
 :class:`~augbench.errors.InputValueError` / :class:`~augbench.errors.InputTypeError` naming the fix.
@@ -27,7 +29,7 @@ from augbench.metrics.representation import (
     _working_dtype,
 )
 
-__all__ = ["auroc", "recall_at_k"]
+__all__ = ["auroc", "recall_at_k", "target_ranks", "hit_rate_at_k", "ndcg_at_k"]
 
 
 def auroc(scores: Tensor, is_positive: Tensor) -> float:
@@ -199,3 +201,80 @@ def recall_at_k(
         hits += (first[:, None] < cutoffs[None, :]).sum(0)
     total = queries.shape[0]
     return {k: int(count) / total for k, count in zip(ks, hits.tolist())}
+
+
+def target_ranks(scores: Tensor, targets: Tensor, excluded: Tensor | None = None) -> Tensor:
+    """0-based rank of each query's target among its candidates, by decreasing score.
+
+    Every column of ``scores`` is a candidate except those ``excluded`` (the target itself is
+    never excluded). Ties count against the target (``rank = #{candidates other than the target
+    scoring >= it}``), so a constant scorer gets the worst rank, never the best.
+
+    Args:
+        scores: ``(N, V)`` floating, no NaN: larger means "recommend first".
+        targets: ``(N,)`` integer column of each query's relevant item, in ``[0, V)``.
+        excluded: optional ``(N, V)`` bool, True where a column is not a candidate (padding and
+            reserved ids, items already in the history).
+
+    Returns:
+        ``(N,)`` int64 ranks in ``[0, V)``; 0 is the top of the list.
+
+    Raises:
+        InputValueError: mismatched shapes, NaN scores, a target outside ``[0, V)``.
+        InputTypeError: non-tensor inputs, integer scores, floating targets.
+
+    >>> target_ranks(torch.tensor([[0.1, 0.9, 0.5], [0.3, 0.3, 0.2]]), torch.tensor([2, 0])).tolist()
+    [1, 1]
+    """
+    who = "target_ranks"
+    if not isinstance(scores, Tensor) or not isinstance(targets, Tensor):
+        raise InputTypeError(f"{who}: scores and targets must be tensors; use torch.as_tensor")
+    if scores.ndim != 2 or targets.shape != (scores.shape[0],):
+        raise InputValueError(
+            f"{who}: need (N, V) scores and (N,) targets, got {tuple(scores.shape)} and {tuple(targets.shape)}"
+        )
+    if not scores.is_floating_point() or targets.is_floating_point() or targets.dtype == torch.bool:
+        raise InputTypeError(f"{who}: scores must be floating and targets integer, got {scores.dtype} and {targets.dtype}")
+    if excluded is not None and (not isinstance(excluded, Tensor) or excluded.shape != scores.shape or excluded.dtype != torch.bool):
+        raise InputValueError(f"{who}: excluded must be a bool tensor shaped like the scores {tuple(scores.shape)}")
+    if scores.numel() and bool(scores.isnan().any()):
+        raise InputValueError(f"{who}: scores contain NaN; fix the model or drop those queries")
+    if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= scores.shape[1]):
+        raise InputValueError(f"{who}: targets must lie in [0, {scores.shape[1]}), got {int(targets.min())}..{int(targets.max())}")
+    targets = targets.long().to(scores.device)
+    target_scores = scores.gather(1, targets[:, None])
+    competing = scores >= target_scores
+    if excluded is not None:
+        competing &= ~excluded.to(scores.device)
+    competing.scatter_(1, targets[:, None], False)
+    return competing.sum(1)
+
+
+def _check_ranks(ranks: Tensor, k: int, who: str) -> None:
+    if not isinstance(ranks, Tensor) or ranks.ndim != 1 or ranks.shape[0] == 0 or ranks.is_floating_point():
+        raise InputValueError(f"{who}: ranks must be a non-empty (N,) integer tensor (see target_ranks)")
+    _check_positive_int(k, "k", who, 10)
+
+
+def hit_rate_at_k(ranks: Tensor, k: int = 10) -> float:
+    """HR@k: the fraction of queries whose target is among the top ``k`` (``rank < k``).
+
+    With one relevant item per query this equals Recall@k.
+
+    >>> hit_rate_at_k(torch.tensor([0, 3, 12, 9]), k=10)
+    0.75
+    """
+    _check_ranks(ranks, k, "hit_rate_at_k")
+    return float((ranks < k).double().mean())
+
+
+def ndcg_at_k(ranks: Tensor, k: int = 10) -> float:
+    """NDCG@k with one relevant item per query: the mean of ``1 / log2(rank + 2)`` over queries
+    with ``rank < k`` (0 for the others); the ideal DCG is 1.
+
+    >>> round(ndcg_at_k(torch.tensor([0, 1, 10]), k=10), 6)  # (1 + 1 / log2(3) + 0) / 3
+    0.543643
+    """
+    _check_ranks(ranks, k, "ndcg_at_k")
+    gains = torch.where(ranks < k, 1.0 / torch.log2(ranks.double() + 2.0), 0.0)
+    return float(gains.mean())

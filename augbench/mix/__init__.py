@@ -5,16 +5,22 @@ follows the sample/apply split of the transforms: ``mixer(images, labels, genera
 ``mixer.apply(images, labels, mixer.sample(images, labels, g))``.
 """
 
+from augbench.mix.audio import AudioMixup
 from augbench.mix.base import MIXERS, MixResult, Mixer, build_mixer
 from augbench.mix.cutmix import CutMix
 from augbench.mix.fmix import FMix
 from augbench.mix.mixup import Mixup
+from augbench.mix.points import PointCutMix, PointMixup
 from augbench.mix.puzzlemix import PuzzleMix
 from augbench.mix.resizemix import ResizeMix
 from augbench.mix.saliencymix import SaliencyMix, spectral_residual_saliency
+from augbench.mix.series import SeriesCutMix, SeriesMixup
+from augbench.mix.skeleton import SkeletonCutMix, SkeletonMixup
+from augbench.mix.text import TextCutMix
 from augbench.mix.transmix import TransMix
 
 __all__ = [
+    "AudioMixup",
     "MIXERS",
     "build_mixer",
     "CutMix",
@@ -22,9 +28,13 @@ __all__ = [
     "MixResult",
     "Mixer",
     "Mixup",
+    "PointCutMix", "PointMixup",
     "PuzzleMix",
     "ResizeMix",
     "SaliencyMix",
+    "SeriesCutMix", "SeriesMixup",
+    "SkeletonCutMix", "SkeletonMixup",
+    "TextCutMix",
     "TransMix",
     "spectral_residual_saliency",
 ]

@@ -7,9 +7,14 @@ from augbench.models.harness import HarnessCNN
 from augbench.models.layers import grad_reverse
 from augbench.models.lenet import LeNet
 from augbench.models.mlp import MLP
+from augbench.models.pointnet import PointNet
 from augbench.models.preact_resnet import PreActResNet18
 from augbench.models.registry import MODEL_CONTEXT, MODELS, build_model
+from augbench.models.sasrec import SASRec
 from augbench.models.staged import StagedModel
+from augbench.models.speech_cnn import SpeechCNN
+from augbench.models.skeleton_gru import SkeletonGRU
+from augbench.models.text_cnn import TextCNN
 from augbench.models.timeseries_cnn import TimeSeriesCNN
 from augbench.models.vit import VisionTransformer
 
@@ -21,8 +26,13 @@ __all__ = [
     "LeNet",
     "MLP",
     "MomentumEncoder",
+    "PointNet",
     "PreActResNet18",
+    "SASRec",
+    "SkeletonGRU",
+    "SpeechCNN",
     "StagedModel",
+    "TextCNN",
     "TimeSeriesCNN",
     "VisionTransformer",
     "auto_model",

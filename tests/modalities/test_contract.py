@@ -55,6 +55,9 @@ EXAMPLES: dict[str, Callable[[], torch.Tensor]] = {
 
 CONTRACT_ARGS: dict[str, dict[str, object]] = {
     "ModalityRandAugment": {"modality": "timeseries"},
+    "ItemInsert": {"table": [[1 + (7 * i + j) % 100 for j in range(3)] for i in range(101)]},
+    "ItemSubstitute": {"table": [[1 + (7 * i + j) % 100 for j in range(3)] for i in range(101)]},
+    **{name: {"vocabulary": "demo"} for name in ("TextSynonymReplace", "TextSynonymInsert", "TextRandomReplace", "TextRewrite")},
 }
 """Constructor arguments of transforms that need some (the others are built with none)."""
 
