@@ -37,6 +37,10 @@ $(PEERS_STAMP): pyproject.toml Makefile
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check $(PEER_PACKAGES)
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check -e .
 	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps torchaug
+	# torch-audiomentations needs torchaudio; none is built for torch 2.14.1, and 2.11.1 (which does
+	# not pin torch) imports and runs beside it. --no-deps keeps pip from replacing torch.
+	$(PEERS)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		torch-audiomentations==0.12.0 torchaudio==2.11.1 julius torch-pitch-shift primePy
 	touch $@
 
 bench: $(PEERS_STAMP)
