@@ -134,8 +134,13 @@ class Transform:
         Returns:
             ``Params`` with leading dimension ``B``, on the images' device.
         """
+        return self._sample_checked(self._check_input(images, type(self).__name__, IMAGE), generator, keys, seed)
+
+    def _sample_checked(
+        self, images: Tensor, generator: torch.Generator | None, keys: Tensor | None, seed: int | None
+    ) -> Params:
+        """:meth:`sample` for a batch that is already validated."""
         who = type(self).__name__
-        images = self._check_input(images, who, IMAGE)
         if keys is None:
             if seed is not None:
                 raise InputValueError(f"{who}: seed= is for keyed draws and needs keys=; pass a generator otherwise")
@@ -283,8 +288,10 @@ class Transform:
         keys: Tensor | None = None,
         seed: int | None = None,
     ) -> Tensor:
-        """``self.apply(images, self.sample(images, generator, keys=keys, seed=seed))``."""
-        return self.apply(images, self.sample(images, generator, keys=keys, seed=seed))
+        """``self.apply(images, self.sample(images, generator, keys=keys, seed=seed))``, with the
+        input checked once."""
+        images = self._check_input(images, type(self).__name__, IMAGE)
+        return self.apply_checked(images, self._sample_checked(images, generator, keys, seed))
 
     def _apply_selected(self, images: Tensor, params: Params, target: str) -> Tensor:
         mask = params[APPLY]
