@@ -174,9 +174,21 @@ def print_table(workload: Workload, timings: Sequence[Timing], settings: Setting
     ours_rate = ours.images_per_second(batch_size) if ours else None
     shape = "x".join(str(s) for s in workload.batch_shape)
     print(f"\n== {workload.name}: uint8 batch {shape}, CPU ==")
-    print(f"{'library':<34} {'randomness':<11} {'images/s':>10} {'best':>10} {'augbench / it':>14}")
+    print_rows(timings, batch_size, ours_rate)
+    print(
+        f"  images/s = batch size / median seconds per batch over >= {settings.repeats} timed calls "
+        f"(>= {settings.min_seconds:g} s) after {settings.warmup} warm-up calls; best = fastest call"
+    )
+    print_verdict(timings, batch_size, ours_rate)
+
+
+def print_rows(
+    timings: Sequence[Timing], batch_size: int, ours_rate: float | None, unit: str = "images/s", label_width: int = 34
+) -> None:
+    """The header, one row per candidate (``unit``: median and best, augbench's ratio to it) and the notes."""
+    print(f"{'library':<{label_width}} {'randomness':<11} {unit:>10} {'best':>10} {'augbench / it':>14}")
     for timing in timings:
-        row = f"{timing.candidate.library:<34} {timing.candidate.randomness:<11}"
+        row = f"{timing.candidate.library:<{label_width}} {timing.candidate.randomness:<11}"
         if not timing.seconds:
             print(f"{row} {timing.skipped}")
             continue
@@ -186,11 +198,6 @@ def print_table(workload: Workload, timings: Sequence[Timing], settings: Setting
     for timing in timings:
         if timing.candidate.note:
             print(f"  * {timing.candidate.library}: {timing.candidate.note}")
-    print(
-        f"  images/s = batch size / median seconds per batch over >= {settings.repeats} timed calls "
-        f"(>= {settings.min_seconds:g} s) after {settings.warmup} warm-up calls; best = fastest call"
-    )
-    print_verdict(timings, batch_size, ours_rate)
 
 
 def print_verdict(timings: Sequence[Timing], batch_size: int, ours_rate: float | None) -> None:

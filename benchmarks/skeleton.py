@@ -36,7 +36,9 @@ import numpy as np
 import torch
 
 import _harness
-from _harness import AUGBENCH, PER_SAMPLE, SHARED, Candidate, Settings, Step, Timing, is_augbench, print_environment
+from _harness import (
+    AUGBENCH, PER_SAMPLE, SHARED, Candidate, Settings, Step, Timing, is_augbench, print_environment, print_rows,
+)
 from mixing import build_step, measure_interleaved
 
 PEERS = ("numpy",)
@@ -164,18 +166,7 @@ def print_table(timings: Sequence[Timing], settings: Settings, rounds: int) -> N
     shape = "x".join(map(str, BATCH_SHAPE))
     print(f"\n== rotate + shear + temporal crop-resample: float32 batch {shape} (B x T x J x 3), CPU, "
           f"{torch.get_num_threads()} torch threads ==")
-    print(f"{'library':<44} {'randomness':<11} {'seqs/s':>10} {'best':>10} {'augbench / it':>14}")
-    for timing in timings:
-        row = f"{timing.candidate.library:<44} {timing.candidate.randomness:<11}"
-        if not timing.seconds:
-            print(f"{row} {timing.skipped}")
-            continue
-        rate = timing.images_per_second(batch_size)
-        ratio = "" if ours_rate is None or is_augbench(timing.candidate) else f"{ours_rate / rate:.2f}x"
-        print(f"{row} {rate:>10,.0f} {timing.images_per_second(batch_size, best=True):>10,.0f} {ratio:>14}")
-    for timing in timings:
-        if timing.candidate.note:
-            print(f"  * {timing.candidate.library}: {timing.candidate.note}")
+    print_rows(timings, batch_size, ours_rate, unit="seqs/s", label_width=44)
     print(
         f"  seqs/s = batch size / median seconds per batch over >= {settings.repeats} timed calls "
         f"(>= {settings.min_seconds:g} s) in {rounds} interleaved rounds, after {settings.warmup} warm-up calls; "
