@@ -110,6 +110,7 @@ KERNEL_CALLS: dict[str, KernelCall] = {
     "adjust_contrast": lambda x, v: F.adjust_contrast(x, v(1.3, 0.2, 1.8)),
     "adjust_saturation": lambda x, v: F.adjust_saturation(x, v(1.3, 0.2, 1.8)),
     "adjust_hue": lambda x, v: F.adjust_hue(x, v(0.1, -0.5, 0.5)),
+    "color_jitter": lambda x, v: F.color_jitter(x, v(1.3, 0.2, 1.8), v(0.8, 0.2, 1.8), v(1.2, 0.2, 1.8), v(0.1, -0.5, 0.5)),
     "adjust_sharpness": lambda x, v: F.adjust_sharpness(x, v(1.3, 0.2, 1.8)),
     "gaussian_blur": lambda x, v: F.gaussian_blur(x, 3, v(1.0, 0.5, 2.0)),
     "gaussian_noise": lambda x, v: F.gaussian_noise(x, v(0.0, -0.1, 0.1), v(0.1, 0.0, 0.2), noise=_pixel_noise(x)),

@@ -43,11 +43,11 @@ class ColorJitter(Transform):
     ~ U[max(0, 1 - b), 1 + b], the hue shift ~ U[-h, h] turns; applied in that fixed order (not
     torchvision's random order per call) with the Pillow-style kernels of
     :mod:`augbench.functional` (multiplicative brightness, contrast against the grey mean,
-    saturation against the luma, hue rotation). Grey images get brightness and contrast only
-    (saturation and hue are identities on them). uint8 images are jittered in float32 and
-    rounded once at the end: a third faster on the CPU than four uint8 round trips, and without
-    their intermediate truncation (results may differ from a chain of uint8 kernels by one grey
-    level).
+    saturation against the luma, hue rotation), fused in :func:`augbench.functional.color_jitter`
+    (compiled on the CPU, bit-identical to the torch chain). Grey images get brightness and
+    contrast only (saturation and hue are identities on them). uint8 images are jittered in
+    float32 and rounded once at the end, without the intermediate truncation of four uint8
+    kernels (results may differ from a chain of uint8 kernels by one grey level).
 
     Args:
         brightness, contrast, saturation: spread ``b >= 0`` of each factor (0: unchanged).
@@ -96,12 +96,9 @@ class ColorJitter(Transform):
         _check_channels(type(self).__name__, images, target)
         if target != IMAGE:
             return images
-        stored = images.dtype
-        pixels = images.float().div_(255.0) if stored == torch.uint8 else images
-        pixels = F.adjust_contrast(F.adjust_brightness(pixels, params["brightness"]), params["contrast"])
-        if "saturation" in params:
-            pixels = F.adjust_hue(F.adjust_saturation(pixels, params["saturation"]), params["hue"])
-        return pixels.mul_(255.0).round_().clamp_(0.0, 255.0).to(stored) if stored == torch.uint8 else pixels
+        if "saturation" not in params:
+            return F.color_jitter(images, params["brightness"], params["contrast"])
+        return F.color_jitter(images, params["brightness"], params["contrast"], params["saturation"], params["hue"])
 
     def extra_repr(self) -> str:
         return f"brightness={self.brightness}, contrast={self.contrast}, saturation={self.saturation}, hue={self.hue}"

@@ -1,0 +1,133 @@
+"""Optional compiled kernels: C sources in this package, built with the machine's C compiler.
+
+Each ``<name>.c`` here is plain C (no torch or Python headers), compiled on first use into a
+shared library cached under ``$AUGBENCH_NATIVE_DIR`` (default ``~/.cache/augbench/native``) and
+called through :mod:`ctypes` on tensors' data pointers. The install step (``make install``) builds
+them ahead of time with ``python -m augbench.native``.
+
+Every kernel has a pure-torch fallback that gives bit-identical results (tested), so the compiled
+part is only ever a speed-up: with no compiler, a failed build, or ``AUGBENCH_NATIVE=0``, the
+callers use the fallback. The library name is a hash of the source, the compiler and its flags,
+so an edited source or another compiler never loads a stale build.
+
+Flags: ``-O3 -march=native`` (vector units of this CPU; the CPU's model and flags are part of
+the hash) with ``-ffp-contract=off`` (no fused multiply-adds, which would change float32 results
+against torch's separate multiplications and additions) and no ``-ffast-math``: every operation
+is IEEE-rounded as torch's are, whatever the vector width.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["NATIVE_ENV_VAR", "NATIVE_DIR_ENV_VAR", "SIGNATURES", "SOURCES", "build", "cache_dir", "library"]
+
+NATIVE_ENV_VAR = "AUGBENCH_NATIVE"
+"""Set to ``0`` to use the pure-torch fallbacks only."""
+NATIVE_DIR_ENV_VAR = "AUGBENCH_NATIVE_DIR"
+"""Folder of the compiled libraries (default ``~/.cache/augbench/native``)."""
+
+_POINTER, _INT, _INT64 = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+SIGNATURES: dict[str, dict[str, list[type]]] = {
+    "color": {
+        # images, is_uint8, batch, channels, pixels, brightness, luma_out
+        "cj_luma": [_POINTER, _INT, _INT64, _INT64, _INT64, _POINTER, _POINTER],
+        # images, is_uint8, batch, channels, pixels, brightness, mean, contrast, saturation, hue, out
+        "cj_apply": [_POINTER, _INT, _INT64, _INT64, _INT64, *[_POINTER] * 6],
+    },
+}
+"""Each C source of this package (``<name>.c``) and the argument types of its functions (all return void)."""
+SOURCES = tuple(SIGNATURES)
+
+_FLAGS = ("-O3", "-march=native", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
+_HERE = Path(__file__).resolve().parent
+
+
+def cache_dir() -> Path:
+    """Where compiled libraries are kept."""
+    configured = os.environ.get(NATIVE_DIR_ENV_VAR)
+    return Path(configured) if configured else Path.home() / ".cache" / "augbench" / "native"
+
+
+def _compiler() -> str | None:
+    return shutil.which(os.environ.get("CC", "cc"))
+
+
+def _library_path(name: str, compiler: str) -> Path:
+    digest = hashlib.sha256()
+    digest.update((_HERE / f"{name}.c").read_bytes())
+    digest.update(" ".join((compiler, *_FLAGS)).encode())
+    digest.update(Path(compiler).resolve().read_bytes()[:1 << 20])  # another compiler build, another name
+    digest.update(_cpu_identity().encode())  # -march=native: another CPU, another build
+    return cache_dir() / f"{name}-{digest.hexdigest()[:16]}.so"
+
+
+def _cpu_identity() -> str:
+    """The machine type and the CPU's model and feature flags (what ``-march=native`` compiles for)."""
+    identity = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "flags")):
+                identity += line
+                if line.startswith("flags"):
+                    break
+    except OSError:
+        identity += platform.processor()
+    return identity
+
+
+def build(name: str) -> Path:
+    """Compile ``<name>.c`` (unless its library is cached) and return the library's path.
+
+    Raises:
+        RuntimeError: no C compiler (``$CC`` or ``cc``), or the compiler failed; one line
+            naming the fix.
+    """
+    compiler = _compiler()
+    if compiler is None:
+        raise RuntimeError(f"no C compiler found ({os.environ.get('CC', 'cc')}); install gcc or set CC")
+    target = _library_path(name, compiler)
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Build beside the target and rename into place: concurrent builds never load a half-written file.
+    handle, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(handle)
+    try:
+        command = [compiler, *_FLAGS, "-o", partial, str(_HERE / f"{name}.c"), "-lm"]
+        finished = subprocess.run(command, capture_output=True, text=True, check=False)
+        if finished.returncode != 0:
+            first = (finished.stderr.strip().splitlines() or ["no message"])[0]
+            raise RuntimeError(f"compiling {name}.c failed ({first}); set {NATIVE_ENV_VAR}=0 to use the torch kernels")
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    return target
+
+
+@lru_cache(maxsize=None)
+def library(name: str) -> ctypes.CDLL | None:
+    """The compiled library ``name``, built on first use; ``None`` when it cannot be had.
+
+    ``None`` (the callers then run their torch fallback) when ``AUGBENCH_NATIVE=0``, when there is
+    no C compiler, or when the build fails.
+    """
+    if os.environ.get(NATIVE_ENV_VAR, "1") == "0":
+        return None
+    try:
+        compiled = ctypes.CDLL(str(build(name)))
+    except (RuntimeError, OSError):
+        return None
+    for function, argtypes in SIGNATURES[name].items():
+        getattr(compiled, function).argtypes = argtypes
+        getattr(compiled, function).restype = None
+    return compiled
