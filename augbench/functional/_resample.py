@@ -25,6 +25,7 @@ i.e. of the column taps (``mirror=``).
 
 from __future__ import annotations
 
+import ctypes
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -33,6 +34,8 @@ import torch
 from torch import Tensor
 
 from augbench.errors import InputTypeError, InputValueError
+from augbench.native import library
+
 
 def check_geometry_batch(images: object, who: str) -> Tensor:
     """The metadata checks of a geometric kernel's input: a ``(B, C, H, W)`` tensor, ``B`` may be 0.
@@ -352,6 +355,11 @@ def resample_fixed(
     out_height, out_width = rows[0].shape[1], cols[0].shape[1]
     channels_last = images.is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous()
     layout = torch.channels_last if channels_last else torch.contiguous_format
+    compiled = library("resample") if images.device.type == "cpu" and batch > 0 else None
+    if compiled is not None:
+        result = _resample_fixed_compiled(compiled, images, rows, cols, vertical_first)
+        if result is not None:
+            return result.contiguous(memory_format=layout)
     result = torch.empty((batch, channels, out_height, out_width), dtype=images.dtype, device=images.device, memory_format=layout)
     workspace = _workspace_for(images)
     sample_bytes = 4 * channels * max(height, out_height) * max(width, out_width)
@@ -366,6 +374,26 @@ def resample_fixed(
 
 
 _CHUNK_BYTES_PER_THREAD = 2 * 2**20
+
+
+def _resample_fixed_compiled(
+    compiled: ctypes.CDLL, images: Tensor, rows: tuple[Tensor, Tensor], cols: tuple[Tensor, Tensor], vertical_first: bool
+) -> Tensor | None:
+    """:func:`resample_fixed` by ``augbench/native/resample.c`` (the same integers, so the same
+    bits; it always clips, which changes nothing where the torch passes need no clip), the
+    samples shared out over ``torch.get_num_threads()`` threads. ``None`` if it ran out of memory."""
+    images = images.contiguous()
+    batch, channels, height, width = images.shape
+    row_taps, row_coefficients = (t.contiguous() for t in rows)
+    col_taps, col_coefficients = (t.contiguous() for t in cols)
+    out = torch.empty((batch, channels, row_taps.shape[1], col_taps.shape[1]), dtype=torch.uint8)
+    status = compiled.resample_fixed_uint8(
+        images.data_ptr(), batch, channels, height, width,
+        row_taps.data_ptr(), row_coefficients.data_ptr(), *row_taps.shape,
+        col_taps.data_ptr(), col_coefficients.data_ptr(), *col_taps.shape,
+        int(vertical_first), out.data_ptr(), torch.get_num_threads(),
+    )
+    return out if status == 0 else None
 
 
 def _resample_fixed_chunk(

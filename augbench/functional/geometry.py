@@ -3,9 +3,10 @@
 Names, signatures and semantics follow ``torchvision.transforms.v2.functional``; every box
 parameter may be a Python number (same for all samples) or a ``(B,)`` tensor (one value per
 sample), and a whole batch is processed by a few batched gathers. uint8 images are resampled in
-Pillow's own fixed-point arithmetic, so they equal ``PIL.Image.resize`` bit for bit (see
-:func:`resized_crop` for the one exception, large images on the CPU). The one loop over samples
-is ``resized_crop`` of large images on the CPU (60 px or more, 72 px for uint8), which calls
+Pillow's own fixed-point arithmetic (compiled on the CPU, :mod:`augbench.native`), so they equal
+``PIL.Image.resize`` bit for bit (see :func:`resized_crop` for the one exception, large images on
+a CPU without a C compiler). The one loop over samples is ``resized_crop`` of large floating
+images on the CPU (60 px or more; uint8 from 72 px without the compiled passes), which calls
 torch's native resize kernel per sample because that is faster there (see ``_use_native_loop``).
 """
 
@@ -35,6 +36,7 @@ from augbench.functional._resample import (
 )
 from augbench.functional._utils import BatchParam, Scalar, batch_param, compute_dtype, fill_tensor, restore_dtype
 from augbench.functional.interpolation import InterpolationArg, InterpolationMode, interpolation_name
+from augbench.native import library
 
 __all__ = ["hflip", "vflip", "crop", "resized_crop", "resize", "Interpolation", "PaddingMode"]
 
@@ -188,9 +190,11 @@ def resized_crop(
 
     * ``"bilinear"``/``"bicubic"`` on uint8: Pillow's ``Image.crop(box).resize(size, filter)``
       bit for bit (22-bit fixed-point coefficients, rounding to uint8 between the horizontal
-      and vertical pass, in the order Pillow 13 picks). Exception: integer boxes of images of
-      72 px or more on the CPU use torch's native kernel, which is faster there and differs
-      from Pillow by one level on up to a few % of pixels (as torchvision's own tensor path does).
+      and vertical pass, in the order Pillow 13 picks), at every size: on the CPU the passes
+      run compiled (:mod:`augbench.native`). Without a C compiler, integer boxes of images of
+      72 px or more on the CPU use torch's native kernel instead, which is faster than the torch
+      passes there and differs from Pillow by one level on up to a few % of pixels (as
+      torchvision's own tensor path does).
     * ``"bilinear"``/``"bicubic"`` on floating images: torch's ``interpolate`` (``antialias=True``:
       the antialiased kernels, i.e. Pillow's filters in floating point; bicubic is Keys' kernel
       with a = -0.5). Bicubic results are clamped to [0, 1] (torchvision leaves overshoots).
@@ -231,7 +235,7 @@ def resized_crop(
         return _resized_crop_nearest(images, box, out_size, mirror)
     antialias = bool(antialias)
     torch_bicubic = mode == "bicubic" and not antialias  # torch's kernel, not Pillow's: floating point
-    if images.dtype == torch.uint8 and not torch_bicubic and not _use_native_loop(images, *box):
+    if images.dtype == torch.uint8 and not torch_bicubic and (_compiled_fixed(images) or not _use_native_loop(images, *box)):
         return _resized_crop_fixed(images, box, out_size, mode, antialias, mirror)
     box = [value.expand(images.shape[0]) for value in box]
     if _use_native_loop(images, *box):
@@ -362,6 +366,15 @@ _NATIVE_LOOP_MIN_SIDE = 60
 _NATIVE_LOOP_MIN_SIDE_UINT8 = 72
 
 
+def _compiled_fixed(images: Tensor) -> bool:
+    """Whether Pillow's fixed-point passes run compiled (``augbench/native/resample.c``) for
+    these CPU images: then uint8 images of every size take them, exact to Pillow, since they are
+    as fast as torch's native kernel on large images or faster (CPU time of one thread,
+    RandomResizedCrop + flip, us per image compiled exact vs native loop: 96 px 56 vs 78,
+    128 px 85 vs 113, 224 px 217 vs 277; the torch passes: 91, 156, 587)."""
+    return images.device.type == "cpu" and library("resample") is not None
+
+
 def _use_native_loop(images: Tensor, *box: Tensor) -> bool:
     """Whether a per-sample call of torch's native resize beats the batched path on this batch.
 
@@ -376,8 +389,9 @@ def _use_native_loop(images: Tensor, *box: Tensor) -> bool:
     more take the loop. uint8 images take Pillow's fixed-point arithmetic (row gathers for both
     passes, in cache-sized chunks), which beats the native kernel up to 64 px and loses from
     80 px (2 threads, RandomResizedCrop boxes, us per image native vs fixed: 48 px 28 vs 24,
-    64 px 43 vs 28, 80 px 34 vs 39, 96 px 43 vs 55, 128 px 111 vs 212), so they take the loop
-    from 72 px. On a GPU the batched path is always used.
+    64 px 43 vs 28, 80 px 34 vs 39, 96 px 43 vs 55, 128 px 111 vs 212), so without the compiled
+    passes (see ``_compiled_fixed``) they take the loop from 72 px. On a GPU the batched path is
+    always used.
     """
     threshold = _NATIVE_LOOP_MIN_SIDE_UINT8 if images.dtype == torch.uint8 else _NATIVE_LOOP_MIN_SIDE
     if images.device.type != "cpu" or max(images.shape[-2:]) < threshold:

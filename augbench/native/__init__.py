@@ -28,7 +28,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["NATIVE_ENV_VAR", "NATIVE_DIR_ENV_VAR", "SIGNATURES", "SOURCES", "build", "cache_dir", "library"]
+__all__ = ["NATIVE_ENV_VAR", "NATIVE_DIR_ENV_VAR", "RETURNS", "SIGNATURES", "SOURCES", "build", "cache_dir", "library"]
 
 NATIVE_ENV_VAR = "AUGBENCH_NATIVE"
 """Set to ``0`` to use the pure-torch fallbacks only."""
@@ -43,11 +43,21 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
         # images, is_uint8, batch, channels, pixels, brightness, mean, contrast, saturation, hue, out
         "cj_apply": [_POINTER, _INT, _INT64, _INT64, _INT64, *[_POINTER] * 6],
     },
+    "resample": {
+        # images, batch, channels, height, width, row taps, row coefficients, row filters, out height,
+        # row K, col taps, col coefficients, col filters, out width, col K, vertical_first, out, threads
+        "resample_fixed_uint8": [
+            _POINTER, *[_INT64] * 4, _POINTER, _POINTER, *[_INT64] * 3, _POINTER, _POINTER, *[_INT64] * 3,
+            _INT, _POINTER, _INT,
+        ],
+    },
 }
-"""Each C source of this package (``<name>.c``) and the argument types of its functions (all return void)."""
+"""Each C source of this package (``<name>.c``) and the argument types of its functions."""
+RETURNS: dict[str, type | None] = {"resample_fixed_uint8": ctypes.c_int}
+"""Functions that return a status (0: done); the others return nothing."""
 SOURCES = tuple(SIGNATURES)
 
-_FLAGS = ("-O3", "-march=native", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
+_FLAGS = ("-O3", "-march=native", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-pthread")
 _HERE = Path(__file__).resolve().parent
 
 
@@ -64,6 +74,8 @@ def _compiler() -> str | None:
 def _library_path(name: str, compiler: str) -> Path:
     digest = hashlib.sha256()
     digest.update((_HERE / f"{name}.c").read_bytes())
+    for header in sorted(_HERE.glob("*.h")):  # the shared headers every source may include
+        digest.update(header.read_bytes())
     digest.update(" ".join((compiler, *_FLAGS)).encode())
     digest.update(Path(compiler).resolve().read_bytes()[:1 << 20])  # another compiler build, another name
     digest.update(_cpu_identity().encode())  # -march=native: another CPU, another build
@@ -129,5 +141,5 @@ def library(name: str) -> ctypes.CDLL | None:
         return None
     for function, argtypes in SIGNATURES[name].items():
         getattr(compiled, function).argtypes = argtypes
-        getattr(compiled, function).restype = None
+        getattr(compiled, function).restype = RETURNS.get(function)
     return compiled

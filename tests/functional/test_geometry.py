@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as nnf
 
 import augbench.functional as F
+from augbench import native
 import augbench.functional.interpolation as F_interpolation
 from augbench.functional.geometry import _NATIVE_LOOP_MIN_SIDE, _NATIVE_LOOP_MIN_SIDE_UINT8
 
@@ -365,14 +366,41 @@ def test_upsampled_64x48_images_are_still_bit_identical_to_pillow(cifar_shapes, 
             assert torch.equal(F.resize(images, [height, width], mode), expected)
 
 
-def test_large_images_on_the_cpu_use_torchs_kernel_within_one_level_of_pillow(cifar_shapes, pil_reference) -> None:
-    # A documented deviation: integer boxes of uint8 images of 72 px or more take torch's native
-    # kernel (14-bit weights), which is faster there; it is within one level of Pillow.
+@pytest.mark.parametrize("fractional", [False, True], ids=["whole-pixel", "fractional"])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_large_images_are_exact_to_pillow_with_the_compiled_passes(cifar_shapes, pil_reference, mode, fractional) -> None:
+    if native.library("resample") is None:
+        pytest.skip("no C compiler: large images take torch's kernel (the next test)")
     images = pil_reference.apply(cifar_shapes["32x32"], lambda im: im.resize((80, 96), Image.Resampling.BICUBIC))
-    assert max(images.shape[-2:]) >= _NATIVE_LOOP_MIN_SIDE_UINT8
-    expected = pil_reference.apply(images, lambda im: im.resize((60, 75), Image.Resampling.BILINEAR))
-    identical = pil_reference.check(F.resize(images, [75, 60]), expected)
-    assert identical > 0.95
+    assert min(images.shape[-2:]) >= _NATIVE_LOOP_MIN_SIDE_UINT8
+    for height, width in [(75, 60), (100, 90)]:
+        expected = pil_reference.apply(images, lambda im: im.resize((width, height), PIL_FILTERS[mode]))
+        assert torch.equal(F.resize(images, [height, width], mode), expected)
+    boxes = _random_boxes(len(images), 96, 80, seed=5, fractional=fractional)
+    size = (88, 72)
+    result = F.resized_crop(images, *boxes, size, mode)
+    for index, image in enumerate(images):
+        pil = Image.fromarray(image.permute(1, 2, 0).numpy())
+        expected = np.asarray(_pillow_resized_crop(pil, tuple(float(b[index]) for b in boxes), size, mode))
+        assert np.array_equal(result[index].permute(1, 2, 0).numpy(), expected), f"sample {index}"
+
+
+def test_large_images_without_a_compiler_use_torchs_kernel_within_one_level_of_pillow(
+    cifar_shapes, pil_reference, monkeypatch
+) -> None:
+    # A documented deviation: without the compiled passes, integer boxes of uint8 images of
+    # 72 px or more take torch's native kernel (14-bit weights), which is faster than the torch
+    # passes there; it is within one level of Pillow.
+    monkeypatch.setenv(native.NATIVE_ENV_VAR, "0")
+    native.library.cache_clear()
+    try:
+        images = pil_reference.apply(cifar_shapes["32x32"], lambda im: im.resize((80, 96), Image.Resampling.BICUBIC))
+        expected = pil_reference.apply(images, lambda im: im.resize((60, 75), Image.Resampling.BILINEAR))
+        identical = pil_reference.check(F.resize(images, [75, 60]), expected)
+        assert 0.95 < identical < 1.0
+    finally:
+        monkeypatch.delenv(native.NATIVE_ENV_VAR)
+        native.library.cache_clear()
 
 
 @pytest.mark.parametrize(
