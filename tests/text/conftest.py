@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -40,6 +41,9 @@ def demo_batch() -> Callable[..., torch.Tensor]:
 
 @pytest.fixture
 def wordnet() -> None:
-    """Skips the test when the WordNet files are missing (``apt-get install wordnet-base``)."""
+    """Skips the test when the WordNet files are missing (``apt-get install wordnet-base``),
+    except under ``AUGBENCH_REQUIRE_WORDNET=1`` (CI), where it fails."""
     if not (wordnet_folder() / "data.noun").is_file():
+        if os.environ.get("AUGBENCH_REQUIRE_WORDNET") == "1":
+            pytest.fail("WordNet files missing although AUGBENCH_REQUIRE_WORDNET=1: apt-get install wordnet-base")
         pytest.skip("WordNet files missing: apt-get install wordnet-base")
