@@ -18,6 +18,7 @@ with ``grid_sample`` (torch's kernels, as torchvision's tensor path).
 
 from __future__ import annotations
 
+import ctypes
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Union
@@ -33,6 +34,7 @@ from augbench.functional._resample import check_geometry_batch, pillow_fix, pill
 from augbench.functional._utils import BatchParam, Scalar, batch_param, fill_tensor, restore_dtype
 from augbench.functional.geometry import Interpolation
 from augbench.functional.interpolation import InterpolationMode, interpolation_name
+from augbench.native import library
 
 __all__ = ["affine", "rotate", "inverse_affine_matrix", "warp_affine"]
 
@@ -345,6 +347,12 @@ def _warp_nearest(images: Tensor, matrix: Tensor, out_size: tuple[int, int], fil
     """
     batch, channels, height, width = images.shape
     tables, fits = _nearest_tables(matrix, out_size, (height, width))
+    per_channel_fill = not isinstance(fill, Tensor) or fill.numel() in (1, channels)
+    small = height * width < 2**31 and out_size[0] * out_size[1] < 2**31  # int32 offsets in the C kernel
+    compiled = library("warp") if images.device.type == "cpu" and images.element_size() in (1, 2, 4, 8) and small else None
+    result = _warp_nearest_compiled(compiled, images, tables, out_size, fill) if compiled is not None and per_channel_fill else None
+    if result is not None:
+        return result
     dtype = torch.int32 if fits else torch.int64
     col = _fixed_sum(images, tables[0], tables[1], dtype, "warp_columns").clamp_(-1, width).add_(1)
     row = _fixed_sum(images, tables[2], tables[3], dtype, "warp_rows").clamp_(-1, height).add_(1)
@@ -352,6 +360,25 @@ def _warp_nearest(images: Tensor, matrix: Tensor, out_size: tuple[int, int], fil
     flat.view(row.shape).copy_(row.mul_(width + 2).add_(col))
     framed = _framed(images, fill).view(batch, channels, -1)
     return framed.gather(2, flat.expand(batch, channels, -1)).view(batch, channels, *out_size)
+
+
+def _warp_nearest_compiled(
+    compiled: ctypes.CDLL, images: Tensor, tables: list[Tensor], out_size: tuple[int, int], fill: Scalar | Sequence[Scalar]
+) -> Tensor | None:
+    """:func:`_warp_nearest` by ``augbench/native/warp.c``: the same fixed-point sums (in int64,
+    which equals the int32 ones wherever those fit) and element copies, so the same values; the
+    samples shared out over ``torch.get_num_threads()`` threads. ``None`` if it ran out of memory."""
+    images = images.contiguous()
+    batch, channels, height, width = images.shape
+    column_by_row, column_by_column, row_by_row, row_by_column = (table.contiguous() for table in tables)
+    fill_values = fill_tensor(fill, images, images.dtype).reshape(-1).expand(channels).contiguous()
+    out = torch.empty((batch, channels, *out_size), dtype=images.dtype)
+    status = compiled.warp_nearest(
+        images.data_ptr(), images.element_size(), batch, channels, height, width,
+        column_by_row.data_ptr(), column_by_column.data_ptr(), row_by_row.data_ptr(), row_by_column.data_ptr(),
+        *out_size, fill_values.data_ptr(), out.data_ptr(), torch.get_num_threads(),
+    )
+    return out if status == 0 else None
 
 
 def _fixed_sum(images: Tensor, by_row: Tensor, by_column: Tensor, dtype: torch.dtype, name: str) -> Tensor:

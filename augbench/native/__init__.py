@@ -51,9 +51,14 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
             _INT, _POINTER, _INT,
         ],
     },
+    "warp": {
+        # images, element bytes, batch, channels, height, width, the four (B, out) int64 tables,
+        # out height, out width, fill (C values), out, threads
+        "warp_nearest": [_POINTER, *[_INT64] * 5, *[_POINTER] * 4, _INT64, _INT64, _POINTER, _POINTER, _INT],
+    },
 }
 """Each C source of this package (``<name>.c``) and the argument types of its functions."""
-RETURNS: dict[str, type | None] = {"resample_fixed_uint8": ctypes.c_int}
+RETURNS: dict[str, type | None] = {"resample_fixed_uint8": ctypes.c_int, "warp_nearest": ctypes.c_int}
 """Functions that return a status (0: done); the others return nothing."""
 SOURCES = tuple(SIGNATURES)
 
