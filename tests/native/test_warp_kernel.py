@@ -47,7 +47,7 @@ CALLS = {
     "affine": lambda x: F.affine(x, torch.linspace(-20, 20, len(x)), [2.0, -3.0], 1.2, [10.0, -4.0], fill=1),
     "scale-only": lambda x: F.affine(x, 0.0, [0.5, -1.5], torch.linspace(0.6, 1.4, len(x)), [0.0, 0.0]),
     "shear-far": lambda x: F.affine(x, 0.0, [0.0, 0.0], 1.0, [70.0, 20.0]),
-    "int64-sums": lambda x: F.affine(x, 5.0, [0.0, 0.0], 0.001, [0.0, 0.0]),  # 16.16 sums beyond int32
+    "int64-sums": lambda x: F.affine(x, 5.0, [0.0, 0.0], 0.0002, [0.0, 0.0]),  # 16.16 sums beyond int32
 }
 
 
