@@ -1,4 +1,4 @@
-"""Losses shared by training methods: soft-target CE, masked CE, knowledge distillation, NT-Xent.
+"""Losses shared by training methods: soft-target CE, masked CE and KL, knowledge distillation, NT-Xent.
 
 Every method that needs one of these imports it from here, so a formula lives in one place and
 is tested once. Each function checks shapes and dtypes from metadata only (no host sync) and
@@ -14,7 +14,7 @@ from torch import Tensor
 
 from augbench.errors import InputTypeError, InputValueError
 
-__all__ = ["kd_kl_divergence", "masked_cross_entropy", "nt_xent", "soft_cross_entropy"]
+__all__ = ["kd_kl_divergence", "masked_cross_entropy", "masked_kl_divergence", "nt_xent", "soft_cross_entropy"]
 
 
 def _check_logits(logits: object, name: str, who: str) -> Tensor:
@@ -31,6 +31,16 @@ def _check_same_shape(first: Tensor, second: Tensor, names: tuple[str, str], who
         raise InputValueError(
             f"{who}: {names[0]} {tuple(first.shape)} and {names[1]} {tuple(second.shape)} must have the same shape"
         )
+
+
+def _check_mask(mask: object, normaliser: float | Tensor, batch: int, who: str) -> None:
+    if not isinstance(mask, Tensor) or not (mask.is_floating_point() or mask.dtype == torch.bool):
+        kind = f"dtype {mask.dtype}" if isinstance(mask, Tensor) else type(mask).__name__
+        raise InputTypeError(f"{who}: mask must be a float (or bool) tensor, got {kind}; use .float()")
+    if mask.shape != (batch,):
+        raise InputValueError(f"{who}: mask must have shape ({batch},) to match logits, got {tuple(mask.shape)}")
+    if not isinstance(normaliser, Tensor) and not normaliser > 0:
+        raise InputValueError(f"{who}: normaliser={normaliser!r} must be > 0 (FixMatch: mu * B; UDA's TSA: the kept count)")
 
 
 def _check_temperature(temperature: float, who: str) -> None:
@@ -71,8 +81,9 @@ def masked_cross_entropy(logits: Tensor, targets: Tensor, mask: Tensor, normalis
 
     The caller picks the normaliser, because the papers differ: FixMatch (Sohn et al., NeurIPS
     2020, arXiv:2001.07685) divides the unlabelled loss by ``mu * B``, the whole unlabelled batch,
-    so low-confidence samples still dilute it; UDA (Xie et al., NeurIPS 2020, arXiv:1904.12848)
-    divides by the number of samples the confidence mask keeps.
+    so low-confidence samples still dilute it; UDA's training-signal annealing (Xie et al.,
+    NeurIPS 2020, arXiv:1904.12848) divides the supervised loss by the number of labeled
+    examples its mask keeps.
 
     Args:
         logits: unnormalised class scores.
@@ -95,15 +106,46 @@ def masked_cross_entropy(logits: Tensor, targets: Tensor, mask: Tensor, normalis
     if not isinstance(targets, Tensor) or targets.dtype != torch.int64:
         kind = f"dtype {targets.dtype}" if isinstance(targets, Tensor) else type(targets).__name__
         raise InputTypeError(f"{who}: targets must be an int64 tensor of class indices, got {kind}; use .long()")
-    if not isinstance(mask, Tensor) or not (mask.is_floating_point() or mask.dtype == torch.bool):
-        kind = f"dtype {mask.dtype}" if isinstance(mask, Tensor) else type(mask).__name__
-        raise InputTypeError(f"{who}: mask must be a float (or bool) tensor, got {kind}; use .float()")
-    for name, value in (("targets", targets), ("mask", mask)):
-        if value.shape != (batch,):
-            raise InputValueError(f"{who}: {name} must have shape ({batch},) to match logits, got {tuple(value.shape)}")
-    if not isinstance(normaliser, Tensor) and not normaliser > 0:
-        raise InputValueError(f"{who}: normaliser={normaliser!r} must be > 0 (FixMatch: mu * B; UDA: kept count)")
+    if targets.shape != (batch,):
+        raise InputValueError(f"{who}: targets must have shape ({batch},) to match logits, got {tuple(targets.shape)}")
+    _check_mask(mask, normaliser, batch, who)
     per_sample = nnf.cross_entropy(logits, targets, reduction="none")
+    return (per_sample * mask.to(per_sample.dtype)).sum() / normaliser
+
+
+def masked_kl_divergence(logits: Tensor, targets: Tensor, mask: Tensor, normaliser: float | Tensor) -> Tensor:
+    """Consistency KL from soft targets to the model's prediction, kept samples summed, divided by ``normaliser``.
+
+    ``loss = sum_b mask[b] * KL(targets[b] || softmax(logits[b])) / normaliser`` with
+    ``KL(p || q) = sum_k p_k (log p_k - log q_k)`` and ``0 log 0 = 0`` (a one-hot target is fine).
+
+    UDA (Xie et al., NeurIPS 2020, arXiv:1904.12848) uses it with sharpened, stop-gradient
+    targets from the unaugmented unlabeled sample, its confidence mask and ``normaliser = mu * B``
+    (the batch mean of the masked KL, as the reference's ``reduce_mean``). The targets are used
+    as given: pass them detached when they must not learn.
+
+    Args:
+        logits: unnormalised class scores of the prediction (the augmented view).
+        targets: a probability vector per sample (rows sum to 1; not checked, no host sync).
+        mask: per-sample weights, usually 0/1 (a bool mask is taken as 0/1).
+        normaliser: ``> 0``; a Python number is checked, a tensor is used as given.
+
+    Shape:
+        ``logits`` and ``targets`` ``(B, K)`` float, ``mask`` ``(B,)`` float or bool -> a scalar of
+        ``logits``' dtype.
+
+    >>> uniform = torch.full((2, 2), 0.5)
+    >>> masked_kl_divergence(torch.zeros(2, 2), uniform, torch.ones(2), 2.0).item()
+    0.0
+    >>> round(masked_kl_divergence(torch.zeros(2, 2), torch.eye(2), torch.tensor([1.0, 0.0]), 2.0).item(), 4)
+    0.3466
+    """
+    who = "masked_kl_divergence"
+    _check_logits(logits, "logits", who)
+    _check_logits(targets, "targets", who)
+    _check_same_shape(logits, targets, ("logits", "targets"), who)
+    _check_mask(mask, normaliser, logits.shape[0], who)
+    per_sample = (torch.xlogy(targets, targets) - targets * torch.log_softmax(logits, dim=1)).sum(1)
     return (per_sample * mask.to(per_sample.dtype)).sum() / normaliser
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as nnf
 
 from augbench.errors import InputTypeError, InputValueError
-from augbench.losses import kd_kl_divergence, masked_cross_entropy, nt_xent, soft_cross_entropy
+from augbench.losses import kd_kl_divergence, masked_cross_entropy, masked_kl_divergence, nt_xent, soft_cross_entropy
 
 
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -82,6 +82,39 @@ def test_masked_cross_entropy_weights_are_soft() -> None:
 def test_masked_cross_entropy_rejects_bad_input(targets, mask, normaliser, error, match) -> None:
     with pytest.raises(error, match=match):
         masked_cross_entropy(torch.zeros(3, 2), targets, mask, normaliser)
+
+
+# --- masked KL divergence -------------------------------------------------------------------
+
+
+def test_masked_kl_divergence_is_the_kept_samples_kl_over_the_normaliser() -> None:
+    logits, targets = randn(6, 4), randn(6, 4).softmax(1)
+    mask = torch.tensor([1.0, 0, 1, 1, 0, 0], dtype=torch.float64)
+    per_sample = nnf.kl_div(logits.log_softmax(1), targets, reduction="none").sum(1)  # torch's KL(targets || p)
+    torch.testing.assert_close(masked_kl_divergence(logits, targets, mask, 6.0), (per_sample * mask).sum() / 6)
+    torch.testing.assert_close(masked_kl_divergence(logits, targets, mask.bool(), mask.sum()), per_sample[mask.bool()].mean())
+
+
+def test_masked_kl_divergence_of_one_hot_targets_is_cross_entropy_and_of_equal_ones_zero() -> None:
+    logits, labels = randn(5, 3), torch.tensor([0, 2, 1, 1, 0])
+    ones = torch.ones(5, dtype=torch.float64)
+    one_hot = nnf.one_hot(labels, 3).double()  # 0 log 0 counts as 0, not NaN
+    torch.testing.assert_close(masked_kl_divergence(logits, one_hot, ones, 5), nnf.cross_entropy(logits, labels))
+    assert masked_kl_divergence(logits, logits.softmax(1), ones, 5).abs().item() < 1e-12
+
+
+@pytest.mark.parametrize(
+    ("targets", "mask", "normaliser", "error", "match"),
+    [
+        (torch.ones(3, 3) / 3, torch.ones(3), 3.0, InputValueError, "same shape"),
+        (torch.ones(3, 2, dtype=torch.long), torch.ones(3), 3.0, InputTypeError, "targets must be a floating"),
+        (torch.ones(3, 2) / 2, torch.ones(2), 3.0, InputValueError, r"mask must have shape \(3,\)"),
+        (torch.ones(3, 2) / 2, torch.ones(3), -1.0, InputValueError, "normaliser=-1.0 must be > 0"),
+    ],
+)
+def test_masked_kl_divergence_rejects_bad_input(targets, mask, normaliser, error, match) -> None:
+    with pytest.raises(error, match=match):
+        masked_kl_divergence(torch.zeros(3, 2), targets, mask, normaliser)
 
 
 # --- knowledge distillation -----------------------------------------------------------------

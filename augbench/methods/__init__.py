@@ -9,12 +9,15 @@ from augbench.methods.kd import KnowledgeDistillation
 from augbench.methods.fixmatch import FixMatch
 from augbench.methods.manifold_mixup import ManifoldMixup
 from augbench.methods.mix_supervised import MixSupervised
+from augbench.methods.multiaugs import MultiAugs
 from augbench.methods.puzzlemix import PuzzleMixSupervised
+from augbench.methods.saa import SAA
 from augbench.methods.simclr import SimCLR
 from augbench.methods.spec import MethodContext, build_method, method_names, presets, resolve_method
 from augbench.methods.supervised import Supervised
 from augbench.methods.transmix import TransMixSupervised
 from augbench.methods.tta import TTA
+from augbench.methods.uda import UDA
 from augbench.methods.untrained import Untrained
 
 __all__ = [
@@ -29,12 +32,15 @@ __all__ = [
     "Method",
     "MethodContext",
     "MixSupervised",
+    "MultiAugs",
     "Phase",
     "PuzzleMixSupervised",
+    "SAA",
     "SimCLR",
     "Supervised",
     "TTA",
     "TransMixSupervised",
+    "UDA",
     "Untrained",
     "build_method",
     "method_names",

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as nnf
-from torch import nn
+from torch import Tensor, nn
 
 from augbench.errors import ConfigError
 from augbench.losses import masked_cross_entropy
@@ -22,7 +22,7 @@ from augbench.methods.base import METHODS, Method
 from augbench.models.ema import MomentumEncoder
 from augbench.policies.build import build_transform
 from augbench.registry import Spec
-from augbench.train.context import Batch, StepOutput, TrainContext
+from augbench.train.context import Batch, StepOutput, StreamBatch, TrainContext
 from augbench.train.views import KeyedView
 from augbench.transforms.base import Transform
 
@@ -162,14 +162,14 @@ class FixMatch(Method):
         labeled, unlabeled = batch["labeled"], batch["unlabeled"]
         weak = torch.cat([ctx.augment(self.weak, "labeled", _VIEWS["weak"]),
                           ctx.augment(self.weak, "unlabeled", _VIEWS["weak"])])
-        strong = ctx.augment(self.strong, "unlabeled", _VIEWS["strong"])
+        strong = self.strong_view(ctx)
         logits = ctx.model(ctx.normalize(torch.cat([weak, strong])))
         logits_labeled, logits_weak, logits_strong = logits.split([len(labeled), len(unlabeled), len(unlabeled)])
         supervised = nnf.cross_entropy(logits_labeled, labeled.labels)
         with torch.no_grad():
             confidence, pseudo_labels = logits_weak.detach().softmax(dim=1).max(dim=1)
             mask = (confidence >= self.threshold).to(logits_weak.dtype)
-        unsupervised = masked_cross_entropy(logits_strong, pseudo_labels, mask, float(len(unlabeled)))
+        unsupervised = self.unlabeled_loss(logits_strong, pseudo_labels, mask, unlabeled)
         with torch.no_grad():  # unlabeled labels: logging only
             correct = (pseudo_labels == unlabeled.labels).to(mask.dtype)
             self._kept += mask.sum()
@@ -179,6 +179,25 @@ class FixMatch(Method):
         ctx.log.add("supervised_loss", supervised)
         ctx.log.add("pseudo_label_accuracy_all", correct.mean())
         return StepOutput(supervised + self.lambda_u * unsupervised)
+
+    def strong_view(self, ctx: TrainContext) -> Tensor:
+        """The strong view ``(mu B, ...)`` of the step's unlabeled batch (key view 1); a subclass
+        that changes the strong augmentation (SAA) overrides this."""
+        return ctx.augment(self.strong, "unlabeled", _VIEWS["strong"])
+
+    def unlabeled_loss(
+        self, logits_strong: Tensor, pseudo_labels: Tensor, mask: Tensor, unlabeled: StreamBatch
+    ) -> Tensor:
+        """The unlabeled term before ``lambda_u``: ``sum_b mask_b CE(logits_strong_b, y^_b) / (mu B)``.
+
+        Args:
+            logits_strong: ``(mu B, K)`` float logits of the strong view (with gradient).
+            pseudo_labels: ``(mu B,)`` int64 argmax of the weak view.
+            mask: ``(mu B,)`` float, 1 where the weak view is confident.
+            unlabeled: the step's unlabeled stream batch (its ``ids`` name the samples; a
+                subclass that tracks per-sample statistics, as SAA does, reads them).
+        """
+        return masked_cross_entropy(logits_strong, pseudo_labels, mask, float(len(unlabeled)))
 
     def on_after_step(self, ctx: TrainContext) -> None:
         self._encoder("on_after_step").update(ctx.model, self.ema_momentum)

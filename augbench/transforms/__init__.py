@@ -7,6 +7,7 @@ from augbench.transforms.erasing import RandomErasing
 from augbench.transforms.geometry import HorizontalFlip, RandomAffine, RandomCrop, RandomResizedCrop, VerticalFlip
 from augbench.transforms.normalize import Normalize, ToDtype
 from augbench.transforms.points import PointDropout, PointJitter, PointOcclusion, PointResample, PointRotate, PointRotateSO3, PointScale, PointTranslate  # noqa: E501
+from augbench.transforms.random_field import RandomFieldAugment
 from augbench.transforms.resize import CenterCrop, Pad, Resize
 from augbench.transforms.skeleton import SkeletonCropResample, SkeletonFlip, SkeletonJitter, SkeletonJointMask, SkeletonLimbMask, SkeletonRotate, SkeletonScale, SkeletonShear  # noqa: E501
 from augbench.transforms.text import TextMask, TextRandomDelete, TextRandomReplace, TextRandomSwap, TextRewrite, TextSpanCrop, TextSynonymInsert, TextSynonymReplace  # noqa: E501
@@ -31,6 +32,7 @@ __all__ = [
     "RandomAffine",
     "RandomCrop",
     "RandomErasing",
+    "RandomFieldAugment",
     "RandomGrayscale",
     "RandomResizedCrop",
     "Resize",

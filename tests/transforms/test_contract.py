@@ -30,6 +30,7 @@ from augbench import (
     TrivialAugmentWide,
     VerticalFlip,
 )
+from augbench.transforms import RandomFieldAugment
 
 GEOMETRIC_POLICY_OPS = ("Rotate", "ShearX", "ShearY", "TranslateX", "TranslateY")
 
@@ -112,6 +113,21 @@ CASES: dict[str, Case] = {
             p=_p(p, 0.8), same_on_batch=same_on_batch,
         ),
         takes_p=True, fills=True, min_distinct=8,
+    ),
+    # Warp fields only: the colour fields change values (tests/transforms/test_random_field.py).
+    "RandomFieldAugment-warp": Case(
+        lambda same_on_batch=False, p=None, nearest=False: RandomFieldAugment(
+            4.0, rotation=15.0, scale=0.1, shear=5.0, translate=0.05, hue=0.0, saturation=0.0, brightness=0.0,
+            interpolation=_interp(nearest, "bilinear"), p=_p(p, 1.0), same_on_batch=same_on_batch,
+        ),
+        takes_p=True, fills=True,
+    ),
+    "RandomFieldAugment-short-reflection": Case(
+        lambda same_on_batch=False, p=None, nearest=False: RandomFieldAugment(
+            1.5, rotation=0.0, translate=0.03, hue=0.0, saturation=0.0, brightness=0.0,
+            interpolation=_interp(nearest, "bicubic"), padding_mode="reflection", p=_p(p, 0.8), same_on_batch=same_on_batch,
+        ),
+        takes_p=True, min_distinct=12,
     ),
     "RandomErasing": Case(
         lambda same_on_batch=False, p=None, nearest=False: RandomErasing(p=_p(p, 0.7), same_on_batch=same_on_batch),
