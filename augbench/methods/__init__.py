@@ -8,6 +8,7 @@ from augbench.methods.dann import DANN
 from augbench.methods.kd import KnowledgeDistillation
 from augbench.methods.fixmatch import FixMatch
 from augbench.methods.manifold_mixup import ManifoldMixup
+from augbench.methods.mcmc_invariance import MCMCInvariance, UniformInvariance
 from augbench.methods.mix_supervised import MixSupervised
 from augbench.methods.multiaugs import MultiAugs
 from augbench.methods.puzzlemix import PuzzleMixSupervised
@@ -29,6 +30,7 @@ __all__ = [
     "KnowledgeDistillation",
     "FixMatch",
     "ManifoldMixup",
+    "MCMCInvariance",
     "Method",
     "MethodContext",
     "MixSupervised",
@@ -40,6 +42,7 @@ __all__ = [
     "Supervised",
     "TTA",
     "TransMixSupervised",
+    "UniformInvariance",
     "UDA",
     "Untrained",
     "build_method",
