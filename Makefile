@@ -16,7 +16,7 @@ PEER_PACKAGES := torch==2.14.1 torchvision==0.29.1 kornia albumentations timm==1
 # timm is the oracle of `make conformance` for policy strings.
 # torchaug (batched policies) is installed afterwards with --no-deps, so it cannot replace the pinned torch.
 
-.PHONY: run test bench conformance install
+.PHONY: run test bench bench-train conformance install
 
 install: $(STAMP)
 
@@ -50,6 +50,12 @@ bench: $(PEERS_STAMP)
 	cd benchmarks && AUGBENCH_DATA=$${AUGBENCH_DATA:-$(CURDIR)/../shared/data} ../$(PEERS)/bin/python timeseries.py
 	for modality in audio points sequence skeleton text; do \
 		AUGBENCH_DATA=$${AUGBENCH_DATA:-$(CURDIR)/../shared/data} $(PEERS)/bin/python benchmarks/$$modality.py || exit 1; done
+
+# A whole training step (LeNet and preact ResNet-18 on CIFAR-10) fed by torchvision in DataLoader
+# workers or by augbench on the collated batch: images/s and the augmentation share of each.
+bench-train: $(PEERS_STAMP)
+	AUGBENCH_DATA=$${AUGBENCH_DATA:-$(CURDIR)/../shared/data} $(PEERS)/bin/python benchmarks/train_loop.py
+	AUGBENCH_DATA=$${AUGBENCH_DATA:-$(CURDIR)/../shared/data} $(PEERS)/bin/python benchmarks/train_loop.py --model preact_resnet18 --steps 8 --warmup 2
 
 # A report, not a test: kernels vs torchvision and Pillow, policy strings vs timm, on real
 # CIFAR-10 images from ../shared/data/cifar10 (or $AUGBENCH_DATA/cifar10). Exits 0 unless the suite crashes.

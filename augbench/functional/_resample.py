@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from augbench.errors import InputTypeError, InputValueError
-from augbench.native import library
+from augbench.native import library, thread_count
 
 
 def check_geometry_batch(images: object, who: str) -> Tensor:
@@ -381,7 +381,7 @@ def _resample_fixed_compiled(
 ) -> Tensor | None:
     """:func:`resample_fixed` by ``augbench/native/resample.c`` (the same integers, so the same
     bits; it always clips, which changes nothing where the torch passes need no clip), the
-    samples shared out over ``torch.get_num_threads()`` threads. ``None`` if it ran out of memory."""
+    samples shared out over threads (:func:`augbench.native.thread_count`). ``None`` if it ran out of memory."""
     images = images.contiguous()
     batch, channels, height, width = images.shape
     row_taps, row_coefficients = (t.contiguous() for t in rows)
@@ -391,7 +391,7 @@ def _resample_fixed_compiled(
         images.data_ptr(), batch, channels, height, width,
         row_taps.data_ptr(), row_coefficients.data_ptr(), *row_taps.shape,
         col_taps.data_ptr(), col_coefficients.data_ptr(), *col_taps.shape,
-        int(vertical_first), out.data_ptr(), torch.get_num_threads(),
+        int(vertical_first), out.data_ptr(), thread_count(out.numel()),
     )
     return out if status == 0 else None
 

@@ -34,7 +34,7 @@ from augbench.functional._resample import check_geometry_batch, pillow_fix, pill
 from augbench.functional._utils import BatchParam, Scalar, batch_param, fill_tensor, restore_dtype
 from augbench.functional.geometry import Interpolation
 from augbench.functional.interpolation import InterpolationMode, interpolation_name
-from augbench.native import library
+from augbench.native import library, thread_count
 
 __all__ = ["affine", "rotate", "inverse_affine_matrix", "warp_affine"]
 
@@ -367,7 +367,7 @@ def _warp_nearest_compiled(
 ) -> Tensor | None:
     """:func:`_warp_nearest` by ``augbench/native/warp.c``: the same fixed-point sums (in int64,
     which equals the int32 ones wherever those fit) and element copies, so the same values; the
-    samples shared out over ``torch.get_num_threads()`` threads. ``None`` if it ran out of memory."""
+    samples shared out over threads (:func:`augbench.native.thread_count`). ``None`` if it ran out of memory."""
     images = images.contiguous()
     batch, channels, height, width = images.shape
     column_by_row, column_by_column, row_by_row, row_by_column = (table.contiguous() for table in tables)
@@ -376,7 +376,7 @@ def _warp_nearest_compiled(
     status = compiled.warp_nearest(
         images.data_ptr(), images.element_size(), batch, channels, height, width,
         column_by_row.data_ptr(), column_by_column.data_ptr(), row_by_row.data_ptr(), row_by_column.data_ptr(),
-        *out_size, fill_values.data_ptr(), out.data_ptr(), torch.get_num_threads(),
+        *out_size, fill_values.data_ptr(), out.data_ptr(), thread_count(out.numel() * out.element_size()),
     )
     return out if status == 0 else None
 

@@ -28,7 +28,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["NATIVE_ENV_VAR", "NATIVE_DIR_ENV_VAR", "RETURNS", "SIGNATURES", "SOURCES", "build", "cache_dir", "library"]
+__all__ = ["BYTES_PER_THREAD", "NATIVE_ENV_VAR", "NATIVE_DIR_ENV_VAR", "RETURNS", "SIGNATURES", "SOURCES", "build", "cache_dir", "library", "thread_count"]
 
 NATIVE_ENV_VAR = "AUGBENCH_NATIVE"
 """Set to ``0`` to use the pure-torch fallbacks only."""
@@ -51,19 +51,51 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
             _INT, _POINTER, _INT,
         ],
     },
+    "audio": {
+        # waveforms, element bytes, batch, channels, length, steps (B,), roll, out, threads
+        "audio_shift": [_POINTER, *[_INT64] * 4, _POINTER, _INT, _POINTER, _INT],
+        # waveforms, noise, scale (B,), fused, batch, channels, length, steps (B,), roll, out, threads
+        "audio_noise_shift": [_POINTER, _POINTER, _POINTER, _INT, *[_INT64] * 3, _POINTER, _INT, _POINTER, _INT],
+    },
     "warp": {
         # images, element bytes, batch, channels, height, width, the four (B, out) int64 tables,
         # out height, out width, fill (C values), out, threads
         "warp_nearest": [_POINTER, *[_INT64] * 5, *[_POINTER] * 4, _INT64, _INT64, _POINTER, _POINTER, _INT],
     },
+    "sequence": {
+        # items, batch, width, offsets, eta, out, threads
+        "seq_crop": [_POINTER, _INT64, _INT64, _POINTER, ctypes.c_double, _POINTER, _INT],
+        # items, batch, width, scores, gamma, mask id, out, threads
+        "seq_mask": [_POINTER, _INT64, _INT64, _POINTER, ctypes.c_double, _INT64, _POINTER, _INT],
+        # items, batch, width, offsets, keys, beta, out, threads
+        "seq_reorder": [_POINTER, _INT64, _INT64, _POINTER, _POINTER, ctypes.c_double, _POINTER, _INT],
+        # scores, allowed, counts, batch, width, out, threads
+        "seq_smallest": [_POINTER, _POINTER, _POINTER, _INT64, _INT64, _POINTER, _INT],
+    },
 }
 """Each C source of this package (``<name>.c``) and the argument types of its functions."""
-RETURNS: dict[str, type | None] = {"resample_fixed_uint8": ctypes.c_int, "warp_nearest": ctypes.c_int}
+RETURNS: dict[str, type | None] = {
+    "resample_fixed_uint8": ctypes.c_int, "warp_nearest": ctypes.c_int,
+    **dict.fromkeys(("seq_crop", "seq_mask", "seq_reorder", "seq_smallest"), ctypes.c_int),
+}
 """Functions that return a status (0: done); the others return nothing."""
 SOURCES = tuple(SIGNATURES)
 
 _FLAGS = ("-O3", "-march=native", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared", "-pthread")
 _HERE = Path(__file__).resolve().parent
+
+
+BYTES_PER_THREAD = 4 * 2**20
+"""Work (bytes of output) a kernel gives each thread at least: creating and joining a thread costs
+~50 us on an idle machine and milliseconds on a loaded one, so small batches run on one thread."""
+
+
+def thread_count(work_bytes: int) -> int:
+    """Threads for a kernel writing ``work_bytes``: ``torch.get_num_threads()`` at most, one per
+    :data:`BYTES_PER_THREAD` (a 512 x 3 x 32 x 32 uint8 batch: one; 64 x 3 x 224 x 224: two)."""
+    import torch
+
+    return max(1, min(torch.get_num_threads(), work_bytes // BYTES_PER_THREAD))
 
 
 def cache_dir() -> Path:

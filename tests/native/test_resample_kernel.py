@@ -68,7 +68,8 @@ def test_shared_filters_and_channels_last_batches(torch_passes) -> None:
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_any_thread_count_gives_the_same_bits(threads) -> None:
+def test_any_thread_count_gives_the_same_bits(threads, monkeypatch) -> None:
+    monkeypatch.setattr(native, "BYTES_PER_THREAD", 1)  # split even this small batch over the threads
     generator = torch.Generator().manual_seed(8)
     images = torch.randint(0, 256, (7, 1, 24, 24), dtype=torch.uint8, generator=generator)
     rows, cols = _filters(7, 16, 24, "bilinear", seed=5), _filters(7, 16, 24, "bilinear", seed=6)
@@ -76,6 +77,7 @@ def test_any_thread_count_gives_the_same_bits(threads) -> None:
     reference = resample_fixed(images, rows, cols, True, False)
     try:
         torch.set_num_threads(threads)
+        assert native.thread_count(images.numel()) == threads
         assert torch.equal(resample_fixed(images, rows, cols, True, False), reference)
     finally:
         torch.set_num_threads(before)

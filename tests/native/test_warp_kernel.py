@@ -66,3 +66,15 @@ def test_channels_last_and_grey_batches(torch_only) -> None:
     assert torch.equal(CALLS["rotate"](images), expected)
     rgb = _images(torch.uint8, (4, 3, 30, 20)).to(memory_format=torch.channels_last)
     assert torch.equal(CALLS["affine"](rgb), torch_only(lambda: CALLS["affine"](rgb.contiguous())))
+
+
+def test_the_warp_split_over_threads_gives_the_same_values(torch_only, monkeypatch) -> None:
+    images = _images(torch.uint8, (7, 3, 20, 20))
+    expected = torch_only(lambda: CALLS["rotate"](images))
+    monkeypatch.setattr(native, "BYTES_PER_THREAD", 1)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        assert torch.equal(CALLS["rotate"](images), expected)
+    finally:
+        torch.set_num_threads(before)
