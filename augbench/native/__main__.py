@@ -13,7 +13,7 @@ def main() -> None:
     for name in SOURCES:
         try:
             print(f"augbench.native: {name} -> {build(name)}")
-        except RuntimeError as error:
+        except (RuntimeError, OSError) as error:
             print(f"augbench.native: {name} not built, the torch kernels will be used: {error}")
 
 
