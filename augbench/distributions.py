@@ -13,9 +13,13 @@ from typing import Union
 import torch
 from torch import Tensor
 
+from augbench.errors import InputTypeError, InputValueError
 from augbench.keyed import KeyedGenerator
 
-__all__ = ["AnyGenerator", "rand", "normal", "log_gamma", "gamma", "beta", "dirichlet"]
+__all__ = [
+    "AnyGenerator", "rand", "normal", "log_gamma", "gamma", "beta", "dirichlet", "log_gamma_per_element",
+    "beta_per_element",
+]
 
 AnyGenerator = Union[torch.Generator, KeyedGenerator]
 
@@ -148,3 +152,61 @@ def beta(alpha: float, beta_: float, shape: tuple[int, ...], generator: AnyGener
 def dirichlet(concentration: float, shape: tuple[int, ...], generator: AnyGenerator) -> Tensor:
     """Symmetric Dirichlet weights, float32: ``shape[:-1]`` independent vectors over ``shape[-1]`` entries."""
     return torch.softmax(log_gamma(concentration, shape, generator), dim=-1).float()
+
+
+def log_gamma_per_element(concentration: Tensor, generator: AnyGenerator) -> Tensor:
+    """Logarithms of Gamma(concentration[i], 1) draws, one per element, float64 (Marsaglia and Tsang).
+
+    :func:`log_gamma` with a concentration per element (a policy network's output) instead of
+    one for the whole draw: the same proposals, acceptance test and ``a < 1`` boost, with every
+    element's constants computed from its own concentration. The uniforms are drawn in
+    :func:`log_gamma`'s order (``u1``, ``u2``, ``u`` of ``(*shape, tries)``, then the ``(*shape,)``
+    boost uniforms), the boost uniforms for every element whatever its concentration, so the
+    number of draws never depends on the values; an element's draw therefore equals
+    :func:`log_gamma` at its concentration (for a keyed generator, or a CPU generator's first draw).
+    The concentrations are constants here (no reparameterisation gradient).
+
+    Args:
+        concentration: ``(B, ...)`` floating tensor of concentrations > 0 and finite (not checked,
+            which would cost a host sync); for a keyed generator ``B`` is the number of keys.
+        generator: a ``torch.Generator`` on the concentration's device or a keyed generator.
+
+    Shape:
+        ``concentration``'s shape -> the same shape, float64.
+    """
+    if not isinstance(concentration, Tensor) or not concentration.is_floating_point():
+        kind = f"dtype {concentration.dtype}" if isinstance(concentration, Tensor) else type(concentration).__name__
+        raise InputTypeError(f"log_gamma_per_element: concentration must be a floating tensor, got {kind}")
+    shape = tuple(concentration.shape)
+    proposals = (*shape, _GAMMA_TRIES)
+    u1, u2, u = (rand(proposals, generator) for _ in range(3))
+    boost = rand(shape, generator)
+    a = concentration.detach().double()
+    boosted = a < 1.0
+    d = torch.where(boosted, a + 1.0, a) - 1.0 / 3.0
+    c = torch.rsqrt(9.0 * d)
+    log_v = _first_accepted(*_proposals(u1, u2, u, d.unsqueeze(-1), c.unsqueeze(-1)))
+    boost_term = torch.log(boost.double().clamp_(min=1e-12)) / a
+    return torch.log(d) + log_v + torch.where(boosted, boost_term, torch.zeros_like(boost_term))
+
+
+def beta_per_element(alpha: Tensor, beta_: Tensor, generator: AnyGenerator) -> Tensor:
+    """Beta(alpha[i], beta_[i]) draws, one per element, float32 in [0, 1], as ``Ga / (Ga + Gb)``.
+
+    :func:`beta` with per-element concentrations (:func:`log_gamma_per_element`; ``Ga``'s
+    uniforms are drawn first). Values may round to exactly 0 or 1 in float32 when a
+    concentration is very small.
+
+    Args:
+        alpha, beta_: floating tensors of one shape ``(B, ...)``, concentrations > 0 (not checked).
+        generator: a ``torch.Generator`` or a keyed generator.
+
+    Shape:
+        ``(B, ...)`` each -> ``(B, ...)`` float32.
+    """
+    if isinstance(alpha, Tensor) and isinstance(beta_, Tensor) and alpha.shape != beta_.shape:
+        raise InputValueError(
+            f"beta_per_element: alpha {tuple(alpha.shape)} and beta_ {tuple(beta_.shape)} must have one shape"
+        )
+    log_ratio = log_gamma_per_element(alpha, generator) - log_gamma_per_element(beta_, generator)
+    return torch.sigmoid(log_ratio).float()

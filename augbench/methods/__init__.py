@@ -11,6 +11,7 @@ from augbench.methods.manifold_mixup import ManifoldMixup
 from augbench.methods.mcmc_invariance import MCMCInvariance, UniformInvariance
 from augbench.methods.mix_supervised import MixSupervised
 from augbench.methods.multiaugs import MultiAugs
+from augbench.methods.noise_mask import NoiseMask
 from augbench.methods.puzzlemix import PuzzleMixSupervised
 from augbench.methods.saa import SAA
 from augbench.methods.simclr import SimCLR
@@ -35,6 +36,7 @@ __all__ = [
     "MethodContext",
     "MixSupervised",
     "MultiAugs",
+    "NoiseMask",
     "Phase",
     "PuzzleMixSupervised",
     "SAA",
