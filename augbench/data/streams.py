@@ -7,7 +7,9 @@ A :class:`DataSpec` says how the pool of a dataset splits into the streams a met
 - ``unlabeled``: ``"rest"`` (every other training sample) or a count, drawn with the run's
   seed; their labels travel with them for logging only (pseudo-label accuracy);
 - ``target``: another dataset (domain adaptation), its training split used without labels
-  and its test split evaluated as ``target_test``.
+  and its test split evaluated as ``target_test``;
+- ``val``: the validation split below, as a labelled stream for methods that train on held-out
+  data during training (MADAug's policy step); provided whenever ``val_size`` is set.
 
 Evaluation splits: ``test`` (the dataset's official test split when it has one, else the
 pool's remainder, or a fixed subset when an unlabeled stream needs the remainder), ``val``
@@ -70,7 +72,8 @@ class DataSpec:
         train_size: size of the labeled stream (class-stratified); ``None``: the whole training
             split (datasets without a test split need a size: the rest is their test split).
         labeled_per_class: instead of ``train_size``, this many labeled samples per class.
-        val_size: fixed stratified validation split held out of the pool first (0: none).
+        val_size: fixed stratified validation split held out of the pool first (0: none); it is
+            both the ``val`` evaluation split and the ``val`` stream.
         test_size: evaluate on a fixed stratified subset of this size of the test split.
         unlabeled: ``None`` (no unlabeled stream), ``"rest"`` or a count.
         ratio: unlabeled samples per labeled sample in a step (FixMatch's mu).
@@ -109,7 +112,7 @@ class DataSpec:
         """The streams this spec provides."""
         return ("labeled",) + (("unlabeled",) if self.unlabeled is not None else ()) + (
             ("target",) if self.target is not None else ()
-        )
+        ) + (("val",) if self.val_size else ())
 
     def identity(self) -> dict[str, Any]:
         """The JSON-ready spec without file locations."""
@@ -287,6 +290,8 @@ def prepare_run_data(dataset: Spec, data: DataSpec, seed: int, data_root: str | 
         evals["test"] = _take(pool, remainder[test_local])
     if data.target is not None:
         streams["target"], evals["target_test"] = _target_splits(data.target, pool)
+    if "val" in evals:  # held out before any training stream was drawn: disjoint from all of them
+        streams["val"] = evals["val"]
     return RunData(streams, evals, pool.num_classes, pool.input_shape, pool.modality, pool.class_names, pool.vocab_size)
 
 

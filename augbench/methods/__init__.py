@@ -4,8 +4,10 @@ from augbench.methods.adautomix import AdAutoMix
 from augbench.methods.augmix_jsd import AugMixJSD
 from augbench.methods.automix import AutoMix
 from augbench.methods.base import METHODS, Method, Phase
+from augbench.methods.coreset_aug import CoresetAug
 from augbench.methods.dann import DANN
 from augbench.methods.kd import KnowledgeDistillation
+from augbench.methods.madaug import MADAug
 from augbench.methods.fixmatch import FixMatch
 from augbench.methods.manifold_mixup import ManifoldMixup
 from augbench.methods.mcmc_invariance import MCMCInvariance, UniformInvariance
@@ -27,8 +29,10 @@ __all__ = [
     "AdAutoMix",
     "AugMixJSD",
     "AutoMix",
+    "CoresetAug",
     "DANN",
     "KnowledgeDistillation",
+    "MADAug",
     "FixMatch",
     "ManifoldMixup",
     "MCMCInvariance",

@@ -15,16 +15,19 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
+from augbench.data.streams import Split
 from augbench.errors import ConfigError
 from augbench.keyed import KEY_VIEWS, sample_keys
 from augbench.metrics.cost import StepTimer
+from augbench.modalities import Modality, get_modality
 
 if TYPE_CHECKING:
     from augbench.train.views import PreparedViews
 
-__all__ = ["StreamBatch", "Batch", "StepOutput", "TrainContext", "EpochLog", "KEY_VIEWS", "STREAMS", "stream_keys"]
+__all__ = ["StreamBatch", "Batch", "StepOutput", "TrainContext", "EpochLog", "KEY_VIEWS", "STREAMS", "stream_keys",
+           "stream_batch"]
 
-STREAMS = ("labeled", "unlabeled", "target")
+STREAMS = ("labeled", "unlabeled", "target", "val")
 """The stream names a data spec can provide."""
 
 
@@ -52,6 +55,14 @@ class StreamBatch:
 
     def __len__(self) -> int:
         return self.inputs.shape[0]
+
+
+def stream_batch(split: Split, index: Tensor, passes: int, modality: Modality, device: torch.device) -> StreamBatch:
+    """The samples ``index`` of a stream's ``split`` as a :class:`StreamBatch` on ``device``, not augmented."""
+    return StreamBatch(
+        modality.collate(split.inputs, index).to(device), split.labels[index].to(device), split.ids[index].to(device),
+        passes=passes, pool_size=split.pool_size,
+    )
 
 
 def key_views(view: int | tuple[int, ...]) -> tuple[int, ...]:
@@ -152,6 +163,10 @@ class TrainContext:
         log: per-epoch scalar log, e.g. ``ctx.log.add("mask_rate", mask.mean())``.
         prepared: the keyed views the loop made for the current chunk of steps
             (:mod:`augbench.train.views`); ``ctx.augment`` reads them, ``None`` outside the loop.
+        pools: the phase's whole training streams by name, as stored (not augmented), for a
+            method that scores every training sample between steps (a coreset selection reads
+            them through :meth:`pool_batches`); the phase loop passes the run's streams.
+        modality: the data's modality name (how :meth:`pool_batches` collates samples).
     """
 
     model: nn.Module
@@ -171,6 +186,8 @@ class TrainContext:
     step: int = 0
     log: EpochLog = field(default_factory=EpochLog)
     prepared: PreparedViews | None = None
+    pools: Mapping[str, Split] = field(default_factory=dict)
+    modality: str = "image"
 
     def add_module(self, name: str, module: nn.Module, trainable: bool = True) -> nn.Module:
         """Register an extra network: moved to the device and saved with the phase's weights;
@@ -209,6 +226,21 @@ class TrainContext:
         keys = torch.cat([self.keys(stream, each) for each in views])
         with self.timer.augmentation():
             return transform(repeated, keys=keys, seed=self.seed)
+
+    def pool_batches(self, stream: str = "labeled", batch_size: int = 512) -> Iterator[StreamBatch]:
+        """Every sample of ``stream``'s pool in stored order, not augmented, in batches of
+        ``batch_size`` on the device (``passes`` is the current epoch): one pass over the whole
+        training set, e.g. a forward pass on clean inputs to select a coreset."""
+        if stream not in self.pools:
+            have = ", ".join(self.pools) or "none"
+            raise ConfigError(
+                f"ctx.pool_batches: this context has no {stream!r} pool (it has {have}); the phase loop passes the "
+                f"run's streams, a hand-built TrainContext needs pools={{{stream!r}: Split(...)}}"
+            )
+        split = self.pools[stream]
+        modality = get_modality(self.modality)
+        for index in torch.arange(len(split)).split(batch_size):
+            yield stream_batch(split, index, self.epoch, modality, self.device)
 
     def keys(self, stream: str = "labeled", view: int = 0) -> Tensor:
         """Keys of the current batch's samples for keyed draws: ``(passes * N + ids) * 16 + view``.

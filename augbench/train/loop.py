@@ -2,8 +2,8 @@
 
 An epoch follows the labeled stream (a fresh permutation per epoch, batches of
 ``batch_size``, the last one smaller); every other stream the method reads cycles at its own
-pace: ``ratio * batch_size`` unlabeled samples per step, ``batch_size`` target samples, a new
-permutation whenever a pass is used up. Randomness: the model initialisation comes from
+pace: ``ratio * batch_size`` unlabeled samples per step, ``batch_size`` target (or validation)
+samples, a new permutation whenever a pass is used up. Randomness: the model initialisation comes from
 ``seed`` (torch's global RNG is forked, callers are unaffected), batch orders from their own
 generators, per-sample augmentation from keyed draws (``ctx.keys``), so a run's augmentation
 does not depend on batch order, batch size or executor. The views a method declares in
@@ -24,9 +24,9 @@ from augbench.data.streams import RunData, Split
 from augbench.errors import ConfigError
 from augbench.methods.base import Method
 from augbench.metrics.cost import StepTimer
-from augbench.modalities import Modality, get_modality
+from augbench.modalities import get_modality
 from augbench.registry import Spec
-from augbench.train.context import Batch, StepOutput, StreamBatch, TrainContext
+from augbench.train.context import Batch, StepOutput, TrainContext, stream_batch
 from augbench.train.optim import build_optimizer, build_schedule
 from augbench.train.views import PreparedViews, chunk_steps
 
@@ -68,7 +68,8 @@ class PhaseOutcome:
 
 def check_streams(method: Method | type[Method], available: Sequence[str], method_name: str) -> None:
     """Raise one line if ``method`` (an instance or its class) reads a stream the data spec does not provide."""
-    hints = {"unlabeled": "unlabeled: rest (and labeled_per_class or train_size)", "target": "target: {dataset: NAME}"}
+    hints = {"unlabeled": "unlabeled: rest (and labeled_per_class or train_size)", "target": "target: {dataset: NAME}",
+             "val": "val_size: N (a validation split held out of the training pool)"}
     for stream in method.streams:
         if stream not in available:
             raise ConfigError(
@@ -115,6 +116,8 @@ def make_context(
         seed=seed,
         timer=StepTimer(device),
         models=dict(models or {}),
+        pools=data.streams,
+        modality=data.modality,
     )
     method.setup(ctx)
     return ctx
@@ -141,13 +144,6 @@ class _Cycle:
         return index, self.passes
 
 
-def _stream_batch(split: Split, index: Tensor, passes: int, modality: Modality, device: torch.device) -> StreamBatch:
-    return StreamBatch(
-        modality.collate(split.inputs, index).to(device), split.labels[index].to(device), split.ids[index].to(device),
-        passes=passes, pool_size=split.pool_size,
-    )
-
-
 def step_sizes(method: Method, batch_size: int, ratio: int) -> dict[str, int]:
     """Samples per step of every stream ``method`` reads, ``labeled`` first: ``batch_size``
     labeled (and target) samples, ``ratio * batch_size`` unlabeled."""
@@ -162,7 +158,7 @@ def probe_batch(method: Method, data: RunData, settings: PhaseSettings, size: in
     streams = {}
     for name, count in step_sizes(method, size, settings.ratio).items():
         split = data.streams[name]
-        streams[name] = _stream_batch(split, torch.arange(min(len(split), count)), 0, modality, device)
+        streams[name] = stream_batch(split, torch.arange(min(len(split), count)), 0, modality, device)
     return Batch(streams)
 
 
@@ -226,10 +222,10 @@ def fit(
         for first in range(0, len(indices), chunk):
             batches = []
             for index in indices[first : first + chunk]:
-                streams = {"labeled": _stream_batch(labeled, index, epoch, modality, ctx.device)}
+                streams = {"labeled": stream_batch(labeled, index, epoch, modality, ctx.device)}
                 for name, cycle in cycles.items():
                     other, passes = cycle.next()
-                    streams[name] = _stream_batch(data.streams[name], other, passes, modality, ctx.device)
+                    streams[name] = stream_batch(data.streams[name], other, passes, modality, ctx.device)
                 batches.append(Batch(streams))
             ctx.prepared = PreparedViews(views, batches, seed, ctx.timer) if views else None
             for batch in batches:

@@ -34,7 +34,8 @@ def test_an_unlabeled_count_and_a_target_domain() -> None:
 def test_without_unlabeled_the_remainder_is_the_test_split_as_before() -> None:
     data = prepare_run_data("digits", DataSpec(train_size=500, val_size=100), seed=0)
     assert len(data.streams["labeled"]) == 500 and len(data.evals["val"]) == 100
-    assert len(data.evals["test"]) == 1797 - 600 and set(data.streams) == {"labeled"}
+    assert len(data.evals["test"]) == 1797 - 600 and set(data.streams) == {"labeled", "val"}
+    assert data.streams["val"] is data.evals["val"]  # the validation split is also a stream (MADAug reads it)
 
 
 @pytest.mark.parametrize(("spec", "message"), [
