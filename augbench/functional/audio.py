@@ -8,7 +8,9 @@ computed in float32 and cast back. A per-sample parameter is a number (every sam
 
 from __future__ import annotations
 
+import ctypes
 import math
+from functools import lru_cache
 from typing import Literal
 
 import torch
@@ -17,6 +19,7 @@ from torch.nn import functional as nnf
 
 from augbench.errors import InputTypeError, InputValueError
 from augbench.functional._utils import BatchParam, batch_param
+from augbench.native import library, thread_count
 
 __all__ = [
     "gain",
@@ -26,6 +29,7 @@ __all__ = [
     "pitch_shift",
     "color_noise",
     "add_noise",
+    "add_noise_and_shift",
     "band_pass",
     "time_mask",
     "segment_mask",
@@ -97,7 +101,9 @@ def time_shift(waveforms: Tensor, shift: BatchParam, mode: ShiftMode = "zero", m
 
     Each sample's output is one window of the input extended by ``max_shift`` samples at both
     ends (zeros, or the wrapped-around signal for ``"roll"``), read as a strided view: the
-    copy moves whole rows, with no per-element index.
+    copy moves whole rows, with no per-element index. On the CPU (no gradient needed) the
+    compiled kernel of :mod:`augbench.native` copies each row once to its place instead (the
+    same values, bit for bit, without the extended copy).
 
     Args:
         waveforms: ``(B, C, T)`` float.
@@ -117,20 +123,42 @@ def time_shift(waveforms: Tensor, shift: BatchParam, mode: ShiftMode = "zero", m
     tensor([[[2., 3., 4., 1.]]])
     """
     waveforms = _check(waveforms, "time_shift")
-    if mode not in ("zero", "roll"):
-        raise InputValueError(f"time_shift: mode={mode!r} must be 'zero' or 'roll'")
-    batch, channels, length = waveforms.shape
-    steps = batch_param(shift, waveforms, "shift", torch.int64)
-    if batch == 0:
+    steps, reach = _shift_steps(waveforms, shift, mode, max_shift, "time_shift")
+    if waveforms.shape[0] == 0:
         return waveforms.clone()
-    if mode == "roll":  # a circular shift is one by the same steps mod T, taken within [-T // 2, T // 2]
+    compiled = _audio_library(waveforms)
+    if compiled is not None:
+        return _shift_compiled(compiled, waveforms, steps, mode)
+    return _shift_torch(waveforms, steps, reach, mode)
+
+
+def _shift_steps(
+    waveforms: Tensor, shift: BatchParam, mode: ShiftMode, max_shift: int | None, who: str
+) -> tuple[Tensor, int]:
+    """The ``(B,)`` int64 steps of :func:`time_shift` within ``[-reach, reach]``, and ``reach``.
+
+    ``"zero"``: a shift of ``T`` or more leaves silence, like a shift of ``T``; ``"roll"``: the
+    same steps mod ``T``, taken within ``[-T // 2, T // 2]``."""
+    if mode not in ("zero", "roll"):
+        raise InputValueError(f"{who}: mode={mode!r} must be 'zero' or 'roll'")
+    length = waveforms.shape[-1]
+    steps = batch_param(shift, waveforms, "shift", torch.int64)
+    if waveforms.shape[0] == 0:
+        return steps, 0
+    if mode == "roll":
         half = length // 2
         steps = (steps + half).remainder(length) - half
         reach = half if max_shift is None else min(int(max_shift), half)
-    else:  # a shift of T or more leaves silence, like a shift of T
+    else:
         steps = steps.clamp(-length, length)
         reach = min(length, int(steps.abs().max()) if max_shift is None else int(max_shift))
-    steps = steps.clamp(-reach, reach)
+    return steps.clamp(-reach, reach), reach
+
+
+def _shift_torch(waveforms: Tensor, steps: Tensor, reach: int, mode: ShiftMode) -> Tensor:
+    """:func:`time_shift` in torch: one window per row of the input extended by ``reach`` samples
+    at both ends, read as a strided view (the reference of the compiled kernel)."""
+    batch, channels, length = waveforms.shape
     rows = waveforms.reshape(batch * channels, length)
     extended = rows.new_empty(batch * channels, length + 2 * reach)
     extended[:, reach : reach + length] = rows
@@ -143,6 +171,27 @@ def time_shift(waveforms: Tensor, shift: BatchParam, mode: ShiftMode = "zero", m
     windows = extended.unfold(1, length, 1)  # (B * C, 2 * reach + 1, T), a view
     start = (reach - steps).repeat_interleave(channels)
     return windows[torch.arange(batch * channels, device=waveforms.device), start].view(batch, channels, length)
+
+
+def _audio_library(waveforms: Tensor) -> ctypes.CDLL | None:
+    """The compiled waveform kernels when they can take ``waveforms`` (a non-empty CPU batch
+    that needs no gradient), else ``None`` (the torch code runs)."""
+    if waveforms.device.type != "cpu" or waveforms.requires_grad or waveforms.numel() == 0:
+        return None
+    return library("audio")
+
+
+def _shift_compiled(compiled: ctypes.CDLL, waveforms: Tensor, steps: Tensor, mode: ShiftMode) -> Tensor:
+    """:func:`time_shift` by ``augbench/native/audio.c``: each row copied once, at its offset."""
+    waveforms = waveforms.contiguous()
+    batch, channels, length = waveforms.shape
+    steps = steps.contiguous()
+    out = torch.empty_like(waveforms)
+    compiled.audio_shift(
+        waveforms.data_ptr(), waveforms.element_size(), batch, channels, length, steps.data_ptr(), int(mode == "roll"),
+        out.data_ptr(), thread_count(out.numel() * out.element_size()),
+    )
+    return out
 
 
 def change_speed(waveforms: Tensor, factor: BatchParam) -> Tensor:
@@ -322,11 +371,17 @@ def add_noise(waveforms: Tensor, noise: Tensor, snr_db: BatchParam) -> Tensor:
     Shape:
         ``(B, C, T)`` -> same shape and dtype.
     """
-    waveforms = _check(waveforms, "add_noise")
-    noise = _check(noise, "add_noise")
+    work, noise, scale = _noise_scale(waveforms, noise, snr_db, "add_noise")
+    return torch.addcmul(work, noise, scale).to(waveforms.dtype)
+
+
+def _noise_scale(waveforms: Tensor, noise: Tensor, snr_db: BatchParam, who: str) -> tuple[Tensor, Tensor, Tensor]:
+    """The waveforms and the noise in the compute dtype, and the ``(B, 1, 1)`` noise scale of :func:`add_noise`."""
+    waveforms = _check(waveforms, who)
+    noise = _check(noise, who)
     if noise.shape != waveforms.shape:
         raise InputValueError(
-            f"add_noise: noise has shape {tuple(noise.shape)}, the waveforms {tuple(waveforms.shape)}; pass one noise per sample"
+            f"{who}: noise has shape {tuple(noise.shape)}, the waveforms {tuple(waveforms.shape)}; pass one noise per sample"
         )
     work = _work(waveforms)
     noise = noise.to(work.dtype)
@@ -335,8 +390,68 @@ def add_noise(waveforms: Tensor, noise: Tensor, snr_db: BatchParam) -> Tensor:
     noise_power = torch.linalg.vector_norm(noise, dim=(1, 2), keepdim=True).square_().div_(count)
     noise_power = noise_power.clamp_(min=torch.finfo(work.dtype).tiny)
     ratio = torch.pow(10.0, _per_sample(snr_db, waveforms, "snr_db") / 10.0)
-    scale = torch.sqrt(signal_power / (noise_power * ratio))
-    return torch.addcmul(work, noise, scale).to(waveforms.dtype)
+    return work, noise, torch.sqrt(signal_power / (noise_power * ratio))
+
+
+def add_noise_and_shift(
+    waveforms: Tensor, noise: Tensor, snr_db: BatchParam, shift: BatchParam, mode: ShiftMode = "zero",
+    max_shift: int | None = None,
+) -> Tensor:
+    """:func:`add_noise`, then :func:`time_shift`, in one pass over the batch where it can.
+
+    Exactly ``time_shift(add_noise(waveforms, noise, snr_db), shift, mode, max_shift)`` (the same
+    values, bit for bit). On the CPU, a float32 batch that needs no gradient runs through the
+    compiled kernel of :mod:`augbench.native`, which writes each shifted row of the noisy batch
+    once (the two powers are torch's reductions, as in :func:`add_noise`); elsewhere the two
+    kernels run in turn.
+
+    Args:
+        waveforms: ``(B, C, T)`` float.
+        noise: ``(B, C, T)`` float, any level.
+        snr_db: target SNR in dB, a number or ``(B,)``.
+        shift: whole samples, a number or ``(B,)`` (see :func:`time_shift`).
+        mode: ``"zero"`` or ``"roll"``.
+        max_shift: a bound on ``|shift|``, or ``None`` (read from ``shift``).
+
+    Shape:
+        ``(B, C, T)`` -> same shape and dtype.
+    """
+    who = "add_noise_and_shift"
+    work, noise, scale = _noise_scale(waveforms, noise, snr_db, who)
+    steps, _ = _shift_steps(waveforms, shift, mode, max_shift, who)
+    plain = waveforms.dtype == torch.float32 and not (noise.requires_grad or scale.requires_grad)
+    compiled = _audio_library(waveforms) if plain else None
+    fused = None if compiled is None else _addcmul_rounds_once()
+    if fused is None:
+        return time_shift(torch.addcmul(work, noise, scale).to(waveforms.dtype), shift, mode, max_shift)
+    work, noise = work.contiguous(), noise.contiguous()
+    batch, channels, length = work.shape
+    scale, steps = scale.reshape(batch).contiguous(), steps.contiguous()
+    out = torch.empty_like(work)
+    compiled.audio_noise_shift(
+        work.data_ptr(), noise.data_ptr(), scale.data_ptr(), int(fused), batch, channels, length, steps.data_ptr(),
+        int(mode == "roll"), out.data_ptr(), thread_count(out.numel() * out.element_size()),
+    )
+    return out
+
+
+@lru_cache(maxsize=None)
+def _addcmul_rounds_once() -> bool | None:
+    """Whether torch's CPU ``addcmul`` of float32 rounds ``x + n * s`` once (a fused multiply-add,
+    as on CPUs with FMA units) or twice; ``None`` if it does neither everywhere (the compiled
+    noise kernel is then not used).
+
+    Asked of torch on inputs where the two roundings differ, in the layout :func:`add_noise` uses
+    (rows of ``T`` with a per-sample scale), with rows long enough for the vector loop and a tail."""
+    factor = 1.0 + 2.0**-12  # factor * factor = 1 + 2^-11 + 2^-24: rounding it first drops the 2^-24
+    noise = torch.full((2, 1, 77), factor)
+    x = torch.full((2, 1, 77), -1.0)
+    got = torch.addcmul(x, noise, torch.full((2, 1, 1), factor))
+    if bool((got == 2.0**-11 + 2.0**-24).all()):
+        return True
+    if bool((got == 2.0**-11).all()):
+        return False
+    return None
 
 
 def band_pass(

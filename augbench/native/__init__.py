@@ -51,6 +51,12 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
             _INT, _POINTER, _INT,
         ],
     },
+    "audio": {
+        # waveforms, element bytes, batch, channels, length, steps (B,), roll, out, threads
+        "audio_shift": [_POINTER, *[_INT64] * 4, _POINTER, _INT, _POINTER, _INT],
+        # waveforms, noise, scale (B,), fused, batch, channels, length, steps (B,), roll, out, threads
+        "audio_noise_shift": [_POINTER, _POINTER, _POINTER, _INT, *[_INT64] * 3, _POINTER, _INT, _POINTER, _INT],
+    },
     "warp": {
         # images, element bytes, batch, channels, height, width, the four (B, out) int64 tables,
         # out height, out width, fill (C values), out, threads

@@ -33,7 +33,7 @@ from augbench.distributions import AnyGenerator, rand
 from augbench.errors import InputValueError
 from augbench.policies.modal import register_op
 from augbench.random import Params, log_uniform, randint, uniform
-from augbench.transforms.base import Transform
+from augbench.transforms.base import APPLY, Transform
 
 __all__ = [
     "AudioGain",
@@ -121,9 +121,14 @@ def _gaussian(n: int, shape: tuple[int, ...], generator: AnyGenerator) -> Tensor
     count = math.prod(shape)
     half = (count + 1) // 2
     u = rand((n, 2 * half), generator)
-    radius = torch.sqrt(-2.0 * torch.log(u[:, :half].clamp_(min=1e-7)))
-    angle = (2.0 * math.pi) * u[:, half:]
-    return torch.cat([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)[:, :count].view(n, *shape)
+    # In place, on the uniforms' buffer and one output: the same operations (and bits) as
+    # radius = sqrt(-2 log u1), angle = 2 pi u2, cat([radius cos, radius sin]), in fewer passes.
+    radius = u[:, :half].clamp_(min=1e-7).log_().mul_(-2.0).sqrt_()
+    angle = u[:, half:].mul_(2.0 * math.pi)
+    normals = torch.empty_like(u)
+    torch.cos(angle, out=normals[:, :half]).mul_(radius)
+    torch.sin(angle, out=normals[:, half:]).mul_(radius)
+    return normals[:, :count].view(n, *shape)
 
 
 class _AudioTransform(Transform):
@@ -219,8 +224,11 @@ class AudioTimeShift(_AudioTransform):
         return {"shift": torch.round(_draw(self.shift, n, generator) * shape[-1]).long()}
 
     def transform(self, inputs: Tensor, params: Params, target: str) -> Tensor:
-        reach = math.ceil(max(abs(self.shift[0]), abs(self.shift[1])) * inputs.shape[-1])
-        return FA.time_shift(inputs, params.shift, self.mode, max_shift=reach)
+        return FA.time_shift(inputs, params.shift, self.mode, max_shift=self._reach(inputs.shape[-1]))
+
+    def _reach(self, length: int) -> int:
+        """The largest shift, in samples, of a draw for waveforms of ``length`` samples."""
+        return math.ceil(max(abs(self.shift[0]), abs(self.shift[1])) * length)
 
 
 class AudioSpeed(_AudioTransform):
@@ -327,10 +335,32 @@ class AudioNoise(_AudioTransform):
         return {"snr_db": _draw(self.snr_db, n, generator), "noise": _gaussian(n, tuple(shape), generator)}
 
     def transform(self, inputs: Tensor, params: Params, target: str) -> Tensor:
+        return FA.add_noise(inputs, self._noise(inputs, params), params.snr_db)
+
+    def _noise(self, inputs: Tensor, params: Params) -> Tensor:
+        """The drawn noise in the inputs' dtype, coloured."""
         noise = params.noise.to(inputs.dtype)
         if self.color != "white":
             noise = FA.color_noise(noise, FA.NOISE_EXPONENTS[self.color])
-        return FA.add_noise(inputs, noise, params.snr_db)
+        return noise
+
+    def _apply_fused(
+        self, inputs: Tensor, params: Params, following: Transform, following_params: Params, target: str
+    ) -> Tensor | None:
+        """Noise then a following :class:`AudioTimeShift` in one pass
+        (:func:`augbench.functional.audio.add_noise_and_shift`) when the noise applies to every
+        sample; samples the shift skips get a shift of 0, the same values as the two in turn."""
+        if type(following) is not AudioTimeShift:
+            return None
+        params = self._checked_params(inputs, params)
+        shifts = following._checked_params(inputs, following_params)
+        if APPLY in params:
+            return None
+        steps = torch.where(shifts[APPLY], shifts.shift, 0) if APPLY in shifts else shifts.shift
+        return FA.add_noise_and_shift(
+            inputs, self._noise(inputs, params), params.snr_db, steps, following.mode,
+            max_shift=following._reach(inputs.shape[-1]),
+        )
 
 
 class AudioLowPass(_AudioTransform):
