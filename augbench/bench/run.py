@@ -25,11 +25,15 @@ from augbench.metrics import peak_memory_bytes, reset_peak_memory
 from augbench.modalities import get_modality
 from augbench.models import build_model
 from augbench.registry import canonical_json
+from augbench.train.active import fit_active
 from augbench.train.cache import CachedPhase, PhaseCache
 from augbench.train.context import TrainContext
-from augbench.train.loop import PhaseSettings, check_streams, fit, make_context, probe_batch, step_sizes
+from augbench.train.loop import PhaseOutcome, PhaseSettings, check_streams, fit, make_context, probe_batch, step_sizes
 
-__all__ = ["RunResult", "Checkpoint", "train_run", "dry_run", "environment", "Progress"]
+__all__ = ["RunResult", "Checkpoint", "train_run", "dry_run", "environment", "Progress", "TRAINERS"]
+
+TRAINERS = {"steps": fit, "active_learning": fit_active}
+"""How a phase trains, by its ``Phase.trainer``: the step loop, or the active-learning rounds."""
 
 
 @dataclass
@@ -122,6 +126,15 @@ def _phases(method: Method, context: MethodContext, label: str) -> list[Phase]:
     return phases
 
 
+def _trainer(phase: Phase, label: str) -> Callable[..., PhaseOutcome]:
+    """The function that trains ``phase`` (:data:`TRAINERS`); one line for an unknown trainer."""
+    if phase.trainer not in TRAINERS:
+        raise ConfigError(
+            f"method {label!r}: phase {phase.name!r} has trainer={phase.trainer!r}; use one of {', '.join(TRAINERS)}"
+        )
+    return TRAINERS[phase.trainer]
+
+
 def _settings(spec: RunSpec, phase: Phase) -> PhaseSettings:
     return PhaseSettings(
         epochs=spec.epochs if phase.epochs is None else phase.epochs,
@@ -157,6 +170,7 @@ def train_run(
     context = MethodContext(data.num_classes, data.input_shape, data.modality)
     method: Method = build_method(spec.method, context)
     check_streams(method, tuple(data.streams), spec.label)
+    data = method.prepare_data(data, spec.seed)
     phases = _phases(method, context, spec.label)
     plans = [_settings(spec, phase) for phase in phases]
     progress.planned(sum(settings.epochs for settings in plans))
@@ -188,7 +202,8 @@ def train_run(
                 module.load_state_dict(cached.modules[name])
             curves, phase_metrics = cached.curves, cached.metrics
         else:
-            outcome = fit(phase.method, ctx, data, settings, seed=spec.seed, on_epoch=lambda _epoch: progress.epoch())
+            outcome = _trainer(phase, spec.label)(phase.method, ctx, data, settings, seed=spec.seed,
+                                                  on_epoch=lambda _epoch: progress.epoch())
             curves, phase_metrics = outcome.curves, outcome.metrics
             state = {name: module.state_dict() for name, module in ctx.modules.items()}
             cache.save(key, identity, CachedPhase(model.state_dict(), state, curves, phase_metrics))
@@ -235,16 +250,18 @@ def dry_run(spec: RunSpec, data: RunData, device: torch.device | str = "cpu") ->
         device: the training device.
     """
     device = check_device(device)
-    full, data = data, _probe_data(data)
     context = MethodContext(data.num_classes, data.input_shape, data.modality)
     method: Method = build_method(spec.method, context)
     check_streams(method, tuple(data.streams), spec.label)
+    full = method.prepare_data(data, spec.seed)
+    data = _probe_data(full)
     normalize = get_modality(data.modality).fit_normalizer(data.streams["labeled"].inputs).to(device)
     models: dict[str, nn.Module] = {}
     phases = _phases(method, context, spec.label)
     cost = 0.0
     for phase in phases:
         check_streams(phase.method, tuple(data.streams), spec.label)
+        _trainer(phase, spec.label)
         _check_view_shapes(phase.method, data.input_shape)
         settings = _settings(spec, phase)
         model_spec = spec.model if phase.model is None else resolve_component("model", phase.model)

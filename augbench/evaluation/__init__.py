@@ -19,9 +19,12 @@ recall_at_k       ``test_recall_at_1/2/4/8`` (cosine retrieval within the test s
 ranking           ``test_hr@10``, ``test_ndcg@10`` (item sequences: next item among all items)
 average_accuracy  ``average_accuracy``, ``forgetting``: from a continual method's task-accuracy
 forgetting        matrix
+active_learning   ``inlier_accuracy`` (last round), ``inlier_accuracy_mean``, ``queried_inlier_rate``,
+                  ``pool_inlier_rate``: from an active-learning method's per-round record
 ================  ==========================================================================
 """
 
+from augbench.evaluation import active as _active  # noqa: F401  (registers)
 from augbench.evaluation import classification as _classification  # noqa: F401  (registers)
 from augbench.evaluation import continual as _continual  # noqa: F401  (registers)
 from augbench.evaluation import representation as _representation  # noqa: F401  (registers)

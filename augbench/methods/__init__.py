@@ -7,8 +7,8 @@ from augbench.methods.base import METHODS, Method, Phase
 from augbench.methods.coreset_aug import CoresetAug
 from augbench.methods.dann import DANN
 from augbench.methods.kd import KnowledgeDistillation
-from augbench.methods.madaug import MADAug
 from augbench.methods.fixmatch import FixMatch
+from augbench.methods.madaug import MADAug
 from augbench.methods.manifold_mixup import ManifoldMixup
 from augbench.methods.mcmc_invariance import MCMCInvariance, UniformInvariance
 from augbench.methods.mix_supervised import MixSupervised
@@ -17,6 +17,7 @@ from augbench.methods.noise_mask import NoiseMask
 from augbench.methods.puzzlemix import PuzzleMixSupervised
 from augbench.methods.saa import SAA
 from augbench.methods.simclr import SimCLR
+from augbench.methods.ssal_ensembles import SSALEnsembles
 from augbench.methods.spec import MethodContext, build_method, method_names, presets, resolve_method
 from augbench.methods.supervised import Supervised
 from augbench.methods.transmix import TransMixSupervised
@@ -32,8 +33,8 @@ __all__ = [
     "CoresetAug",
     "DANN",
     "KnowledgeDistillation",
-    "MADAug",
     "FixMatch",
+    "MADAug",
     "ManifoldMixup",
     "MCMCInvariance",
     "Method",
@@ -45,6 +46,7 @@ __all__ = [
     "PuzzleMixSupervised",
     "SAA",
     "SimCLR",
+    "SSALEnsembles",
     "Supervised",
     "TTA",
     "TransMixSupervised",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor, nn
 
+from augbench.data.streams import RunData
 from augbench.registry import Registry, Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.train.views import KeyedView
@@ -45,6 +46,9 @@ class Phase:
             to train only the head of a staged model).
         evaluations: evaluations of this phase's own model (with its method's ``predict``),
             stored with the phase's metrics (the run's evaluations judge the last phase).
+        trainer: how the phase trains: ``"steps"``, the step loop
+            (:func:`augbench.train.loop.fit`); ``"active_learning"``, rounds of training,
+            pseudo-labelling and querying a pool (:func:`augbench.train.active.fit_active`).
 
     A phase may read every earlier phase's model (``ctx.models``), so its cache identity
     includes the identities of all phases before it.
@@ -60,6 +64,7 @@ class Phase:
     schedule: Spec | None = None
     frozen: tuple[str, ...] = ()
     evaluations: tuple[str, ...] = ()
+    trainer: str = "steps"
 
 
 class Method:
@@ -87,6 +92,12 @@ class Method:
     def phases(self, context: MethodContext) -> list[Phase]:
         """The phases a run of this method trains, in order (default: one ``train`` phase)."""
         return [Phase("train", self, self.spec)]
+
+    def prepare_data(self, data: RunData, seed: int) -> RunData:
+        """The run's data as this method's protocol sees it (default: unchanged). The run calls
+        it once, with the run's seed, before building models: an open-set active-learning method
+        recasts the classes as inliers plus one outlier class and the pool at an outlier ratio."""
+        return data
 
     def setup(self, ctx: TrainContext) -> None:
         """Create extra networks (``ctx.add_module``) or optimisers before a phase starts."""
