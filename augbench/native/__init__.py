@@ -62,9 +62,22 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
         # out height, out width, fill (C values), out, threads
         "warp_nearest": [_POINTER, *[_INT64] * 5, *[_POINTER] * 4, _INT64, _INT64, _POINTER, _POINTER, _INT],
     },
+    "sequence": {
+        # items, batch, width, offsets, eta, out, threads
+        "seq_crop": [_POINTER, _INT64, _INT64, _POINTER, ctypes.c_double, _POINTER, _INT],
+        # items, batch, width, scores, gamma, mask id, out, threads
+        "seq_mask": [_POINTER, _INT64, _INT64, _POINTER, ctypes.c_double, _INT64, _POINTER, _INT],
+        # items, batch, width, offsets, keys, beta, out, threads
+        "seq_reorder": [_POINTER, _INT64, _INT64, _POINTER, _POINTER, ctypes.c_double, _POINTER, _INT],
+        # scores, allowed, counts, batch, width, out, threads
+        "seq_smallest": [_POINTER, _POINTER, _POINTER, _INT64, _INT64, _POINTER, _INT],
+    },
 }
 """Each C source of this package (``<name>.c``) and the argument types of its functions."""
-RETURNS: dict[str, type | None] = {"resample_fixed_uint8": ctypes.c_int, "warp_nearest": ctypes.c_int}
+RETURNS: dict[str, type | None] = {
+    "resample_fixed_uint8": ctypes.c_int, "warp_nearest": ctypes.c_int,
+    **dict.fromkeys(("seq_crop", "seq_mask", "seq_reorder", "seq_smallest"), ctypes.c_int),
+}
 """Functions that return a status (0: done); the others return nothing."""
 SOURCES = tuple(SIGNATURES)
 

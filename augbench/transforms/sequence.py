@@ -24,12 +24,19 @@ and cached per process). Both are plain constructor options, so a YAML spec and 
 carry them. These two ops are not policy ops: a policy op is built from a level alone, and they
 need a table.
 
+**Speed.** On the CPU, crop, mask and reorder of int64 ids with float32 draws run through
+``augbench/native/sequence.c`` (one pass per row from the drawn uniforms: an order statistic
+instead of a sort, the window sorted in place), and insert/substitute pick their positions
+there; the torch code below stays the reference and runs without a C compiler or with
+``AUGBENCH_NATIVE=0``, with identical results (``tests/native/test_sequence_kernel.py``).
+
 **Policy ops** (``augbench list ops --modality sequence``): ``Crop``, ``Mask``, ``Reorder``,
 each the identity at level 0.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 from collections.abc import Callable, Sequence
 
@@ -39,6 +46,7 @@ from torch import Tensor
 import augbench.functional.sequence as F
 from augbench.distributions import AnyGenerator, rand
 from augbench.errors import ConfigError, InputValueError
+from augbench.native import library, thread_count
 from augbench.policies.modal import register_op
 from augbench.random import Params
 from augbench.registry import Registry
@@ -74,9 +82,52 @@ def _ceil(fraction: float, lengths: Tensor) -> Tensor:
     return torch.ceil(fraction * lengths.double() - _EPS).long()
 
 
+def _compiled(like: Tensor, rows: Sequence[Tensor], positions: Sequence[Tensor]) -> ctypes.CDLL | None:
+    """``augbench/native/sequence.c`` when it takes these tensors, else ``None`` (the torch path).
+
+    All on the CPU, ``like`` ``(B, L)``, ``rows`` ``(B,)`` and ``positions`` ``(B, L)``; any other
+    shape (a draw for another batch) goes to the torch path, which says what is wrong."""
+    if like.device.type != "cpu" or like.ndim != 2 or any(t.device.type != "cpu" for t in (*rows, *positions)):
+        return None
+    if any(t.shape != like.shape[:1] for t in rows) or any(t.shape != like.shape for t in positions):
+        return None
+    return library("sequence")
+
+
+def _run_compiled(function: str, items: Tensor, draws: Sequence[Tensor], *settings: float) -> Tensor | None:
+    """``function`` of ``augbench/native/sequence.c`` on int64 ``items`` and float32 ``draws``
+    (``(B,)`` offsets, then ``(B, L)`` scores), with the op's ``settings``; ``None`` when the
+    kernel is not there, does not take these tensors, or leaves the batch to the torch path
+    (a row breaking the layout, whose one-line error the torch path raises; a parameter out of
+    range)."""
+    if items.dtype != torch.int64 or any(d.dtype != torch.float32 for d in draws):
+        return None
+    compiled = _compiled(items, [d for d in draws if d.ndim == 1], [d for d in draws if d.ndim != 1])
+    if compiled is None:
+        return None
+    items, draws = items.contiguous(), [d.contiguous() for d in draws]
+    out = torch.empty_like(items)
+    batch, width = items.shape
+    status = getattr(compiled, function)(
+        items.data_ptr(), batch, width, *(d.data_ptr() for d in draws), *settings, out.data_ptr(), thread_count(out.nbytes)
+    )
+    return out if status == 0 else None
+
+
 def _smallest(scores: Tensor, allowed: Tensor, count: Tensor) -> Tensor:
     """``(B, L)`` bool: the ``count[b]`` allowed positions of row ``b`` with the smallest scores
-    (all allowed ones when fewer)."""
+    (all allowed ones when fewer, every position tied with the last one too).
+
+    One pass per row in ``augbench/native/sequence.c`` (an order statistic, no sort) when it
+    takes the tensors: the same positions as the torch sort below."""
+    if scores.dtype == torch.float32 and allowed.dtype == torch.bool and count.dtype == torch.int64:
+        compiled = _compiled(allowed, [count], [scores])
+        if compiled is not None:
+            scores, allowed, count = scores.contiguous(), allowed.contiguous(), count.contiguous()
+            chosen = torch.empty_like(allowed)
+            compiled.seq_smallest(scores.data_ptr(), allowed.data_ptr(), count.data_ptr(), *allowed.shape,
+                                  chosen.data_ptr(), thread_count(chosen.nbytes))
+            return chosen
     ranked = torch.where(allowed, scores, 2.0)  # scores are in [0, 1)
     threshold = ranked.sort(1).values.gather(1, (count - 1).clamp(0, scores.shape[1] - 1).view(-1, 1))
     return allowed & (ranked <= threshold) & (count > 0).view(-1, 1)
@@ -125,6 +176,9 @@ class ItemCrop(_ItemTransform):
         return {"offset": rand((n,), generator)}
 
     def transform(self, items: Tensor, params: Params, target: str) -> Tensor:
+        compiled = _run_compiled("seq_crop", items, [params.offset], self.eta)
+        if compiled is not None:
+            return compiled
         lengths = self._lengths(items)
         kept = _ceil(self.eta, lengths).clamp_(min=1)
         start = (params.offset.double() * (lengths - kept + 1)).long().clamp_(max=lengths - kept)
@@ -159,6 +213,9 @@ class ItemMask(_ItemTransform):
         return {"scores": rand((n, *shape), generator)}
 
     def transform(self, items: Tensor, params: Params, target: str) -> Tensor:
+        compiled = _run_compiled("seq_mask", items, [params.scores], self.gamma, self.mask_id)
+        if compiled is not None:
+            return compiled
         lengths = self._lengths(items)
         count = torch.floor(self.gamma * lengths.double() + _EPS).long()
         chosen = _smallest(self._per_position(params.scores, items), items != F.PAD_ID, count)
@@ -190,6 +247,9 @@ class ItemReorder(_ItemTransform):
         return {"offset": rand((n,), generator), "order": rand((n, *shape), generator)}
 
     def transform(self, items: Tensor, params: Params, target: str) -> Tensor:
+        compiled = _run_compiled("seq_reorder", items, [params.offset, params.order], self.beta)
+        if compiled is not None:
+            return compiled
         lengths = self._lengths(items)
         window = _ceil(self.beta, lengths)
         start = (params.offset.double() * (lengths - window + 1)).long().clamp_(max=lengths - window)
