@@ -15,7 +15,7 @@ from torch import Tensor
 
 from augbench.errors import InputValueError
 from augbench.functional._leading_dims import leading_dims
-from augbench.functional._pixel import blend, checked_param, image_max, per_sample
+from augbench.functional._pixel import blend, checked_param, image_max, per_sample, to_uint8
 from augbench.functional._utils import BatchParam, compute_dtype, restore_dtype
 
 __all__ = ["adjust_sharpness", "gaussian_blur"]
@@ -72,10 +72,12 @@ def adjust_sharpness(images: Tensor, sharpness_factor: BatchParam) -> Tensor:
     # The border of the smoothed image is the input's, so only the interior needs blending:
     # smooth + factor * (x - smooth), the float32 operations of blend(), in place.
     blended = (centre - smooth).mul_(per_sample(factor.to(smooth.dtype))).add_(smooth)
-    result = images.clone()
     if images.dtype == torch.uint8:
-        result[..., 1:-1, 1:-1] = blended.clamp_(0.0, 255.0).to(torch.int16)  # truncated, as blend() does
-        return result
+        # Into a float copy (the border whole levels), then one truncating cast of the whole
+        # batch, as blend() truncates: a float -> uint8 copy into the strided interior is ~5x slower.
+        values[..., 1:-1, 1:-1] = blended.clamp_(0.0, 255.0)
+        return to_uint8(values)
+    result = images.clone()
     result[..., 1:-1, 1:-1] = blended
     return result.clamp_(0.0, 1.0)
 
