@@ -22,6 +22,7 @@ from augbench.models import HarnessCNN
 from augbench.policies.build import build_transform
 from augbench.train.context import Batch, StreamBatch, TrainContext
 from augbench.train.loop import train_step
+from augbench.testing import Recorder
 
 NUM_CLASSES = 10
 DIGITS = MethodContext(NUM_CLASSES, (1, 8, 8))
@@ -74,24 +75,6 @@ def digits_batch(labeled: int = 8, unlabeled: int = 16, passes: int = 0) -> Batc
         "labeled": stream(data.inputs[:labeled], data.labels[:labeled], torch.arange(labeled)),
         "unlabeled": stream(data.inputs[unlabeled_ids], data.labels[unlabeled_ids], unlabeled_ids, passes),
     })
-
-
-class Recorder(nn.Module):
-    """Wraps a model: counts forward calls, keeps the last input and the last logits (with their grad)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.calls = 0
-        self.inputs = torch.empty(0)
-        self.logits = torch.empty(0)
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        self.calls += 1
-        self.inputs = inputs.detach().clone()
-        self.logits = self.model(inputs)
-        self.logits.retain_grad()
-        return self.logits
 
 
 def step_loss(method: FixMatch, batch: Batch, ctx: TrainContext) -> Tensor:

@@ -26,6 +26,7 @@ from augbench.train.context import Batch, StreamBatch, TrainContext, stream_keys
 from augbench.train.loop import train_step
 from augbench.transforms.base import Compose
 from augbench.transforms.text import TextRewrite
+from augbench.testing import Recorder
 
 NUM_CLASSES = 10
 DIGITS = MethodContext(NUM_CLASSES, (1, 8, 8))
@@ -83,24 +84,6 @@ def digits_batch(labeled: int = 8, unlabeled: int = 16, offset: int = 100) -> Ba
         "labeled": stream(data.inputs[:labeled], data.labels[:labeled], torch.arange(labeled)),
         "unlabeled": stream(data.inputs[unlabeled_ids], data.labels[unlabeled_ids], unlabeled_ids),
     })
-
-
-class Recorder(nn.Module):
-    """Wraps a model: counts forward calls, keeps the last input and the last logits (with their grad)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.calls = 0
-        self.inputs = torch.empty(0)
-        self.logits = torch.empty(0)
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        self.calls += 1
-        self.inputs = inputs.detach().clone()
-        self.logits = self.model(inputs)
-        self.logits.retain_grad()
-        return self.logits
 
 
 class Logits(nn.Module):
