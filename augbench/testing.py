@@ -19,7 +19,7 @@ class Recorder(nn.Module):
     Attributes:
         calls: number of forward calls so far.
         inputs: the last input, detached ``(B, ...)``.
-        logits: the last output ``(B, K)``, with ``retain_grad()`` so a test can read its gradient.
+        logits: the last output ``(B, K)``, with ``retain_grad()`` (when it requires grad) so a test can read its gradient.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -33,5 +33,6 @@ class Recorder(nn.Module):
         self.calls += 1
         self.inputs = inputs.detach().clone()
         self.logits = self.model(inputs)
-        self.logits.retain_grad()
+        if self.logits.requires_grad:  # under no_grad there is no gradient to keep
+            self.logits.retain_grad()
         return self.logits

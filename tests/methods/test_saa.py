@@ -23,6 +23,7 @@ from augbench.models import HarnessCNN
 from augbench.policies.build import build_transform
 from augbench.train.context import Batch, StreamBatch, TrainContext
 from augbench.train.views import PreparedViews
+from augbench.testing import Recorder
 
 NUM_CLASSES = 10
 DIGITS = MethodContext(NUM_CLASSES, (1, 8, 8))
@@ -72,21 +73,6 @@ def digits_batch(ids: Tensor, passes: int = 0, order: Tensor | None = None) -> B
         "labeled": stream(data.inputs[:4], data.labels[:4], torch.arange(4)),
         "unlabeled": stream(data.inputs[ids], data.labels[ids], ids, passes),
     })
-
-
-class Recorder(nn.Module):
-    """Wraps a model and keeps its last input and logits."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.inputs = torch.empty(0)
-        self.logits = torch.empty(0)
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        self.inputs = inputs.detach().clone()
-        self.logits = self.model(inputs)
-        return self.logits
 
 
 def step(method: SAA, batch: Batch, ctx: TrainContext) -> Tensor:
