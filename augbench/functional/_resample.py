@@ -359,7 +359,7 @@ def resample_fixed(
     if compiled is not None:
         result = _resample_fixed_compiled(compiled, images, rows, cols, vertical_first)
         if result is not None:
-            return result.contiguous(memory_format=layout)
+            return result
     result = torch.empty((batch, channels, out_height, out_width), dtype=images.dtype, device=images.device, memory_format=layout)
     workspace = _workspace_for(images)
     sample_bytes = 4 * channels * max(height, out_height) * max(width, out_width)
@@ -380,18 +380,21 @@ def _resample_fixed_compiled(
     compiled: ctypes.CDLL, images: Tensor, rows: tuple[Tensor, Tensor], cols: tuple[Tensor, Tensor], vertical_first: bool
 ) -> Tensor | None:
     """:func:`resample_fixed` by ``augbench/native/resample.c`` (the same integers, so the same
-    bits; it always clips, which changes nothing where the torch passes need no clip), the
+    bits; it always clips, which changes nothing where the torch passes need no clip), reading and
+    writing channels-last batches in place (the result keeps the input's layout), the
     samples shared out over threads (:func:`augbench.native.thread_count`). ``None`` if it ran out of memory."""
-    images = images.contiguous()
+    channels_last = images.is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    images = images.contiguous(memory_format=layout)
     batch, channels, height, width = images.shape
     row_taps, row_coefficients = (t.contiguous() for t in rows)
     col_taps, col_coefficients = (t.contiguous() for t in cols)
-    out = torch.empty((batch, channels, row_taps.shape[1], col_taps.shape[1]), dtype=torch.uint8)
+    out = torch.empty((batch, channels, row_taps.shape[1], col_taps.shape[1]), dtype=torch.uint8, memory_format=layout)
     status = compiled.resample_fixed_uint8(
         images.data_ptr(), batch, channels, height, width,
         row_taps.data_ptr(), row_coefficients.data_ptr(), *row_taps.shape,
         col_taps.data_ptr(), col_coefficients.data_ptr(), *col_taps.shape,
-        int(vertical_first), out.data_ptr(), thread_count(out.numel()),
+        int(vertical_first), int(channels_last), out.data_ptr(), thread_count(out.numel()),
     )
     return out if status == 0 else None
 

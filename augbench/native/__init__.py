@@ -45,10 +45,10 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
     },
     "resample": {
         # images, batch, channels, height, width, row taps, row coefficients, row filters, out height,
-        # row K, col taps, col coefficients, col filters, out width, col K, vertical_first, out, threads
+        # row K, col taps, col coefficients, col filters, out width, col K, vertical_first, channels_last, out, threads
         "resample_fixed_uint8": [
             _POINTER, *[_INT64] * 4, _POINTER, _POINTER, *[_INT64] * 3, _POINTER, _POINTER, *[_INT64] * 3,
-            _INT, _POINTER, _INT,
+            _INT, _INT, _POINTER, _INT,
         ],
     },
     "audio": {

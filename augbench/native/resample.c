@@ -26,7 +26,7 @@ typedef struct {
     const int64_t *col_taps;
     const int32_t *col_coefficients;
     int64_t col_filters, out_width, col_k;
-    int vertical_first;
+    int vertical_first, channels_last;
     uint8_t *out;
     int failed;
 } resample_job;
@@ -47,23 +47,25 @@ static void tap_range(const int64_t *taps, const int32_t *coefficients, int64_t 
     if (*high < 0) *low = *high = 0;  /* no weight at all: any row gives zeros */
 }
 
-/* Horizontal pass of rows [row0, row1) of one plane: (H, W) -> (H, out_w) into dst rows.
+/* Horizontal pass of rows [row0, row1) of one plane: (H, W) -> (H, out_w) into dst rows. A plane's
+ * pixel (y, x) is at y * row + x * step (step 1 for a channel plane of NCHW, C for NHWC).
  * Small tap counts get their own copy of the loop (K known to the compiler: unrolled). */
 #define HORIZONTAL_ROWS(K)                                                                        \
     for (int64_t y = row0; y < row1; ++y) {                                                       \
-        const uint8_t *line = src + y * width;                                                    \
-        uint8_t *target = dst + y * out_width;                                                    \
+        const uint8_t *line = src + y * in_row;                                                   \
+        uint8_t *target = dst + y * out_row;                                                      \
         for (int64_t x = 0; x < out_width; ++x) {                                                 \
             const int64_t *tap = taps + x * (K);                                                  \
             const int32_t *coefficient = coefficients + x * (K);                                  \
             int32_t sum = 1 << (FIXED_BITS - 1);                                                  \
-            for (int64_t j = 0; j < (K); ++j) sum += (int32_t)line[tap[j]] * coefficient[j];      \
-            target[x] = clip8(sum);                                                               \
+            for (int64_t j = 0; j < (K); ++j) sum += (int32_t)line[tap[j] * in_step] * coefficient[j]; \
+            target[x * out_step] = clip8(sum);                                                    \
         }                                                                                         \
     }
 
-static void horizontal(const uint8_t *src, int64_t width, int64_t row0, int64_t row1, const int64_t *taps,
-                       const int32_t *coefficients, int64_t out_width, int64_t k, uint8_t *dst) {
+static void horizontal(const uint8_t *src, int64_t in_row, int64_t in_step, int64_t row0, int64_t row1,
+                       const int64_t *taps, const int32_t *coefficients, int64_t out_width, int64_t k, uint8_t *dst,
+                       int64_t out_row, int64_t out_step) {
     switch (k) {
         case 2: HORIZONTAL_ROWS(2) break;
         case 3: HORIZONTAL_ROWS(3) break;
@@ -73,9 +75,11 @@ static void horizontal(const uint8_t *src, int64_t width, int64_t row0, int64_t 
     }
 }
 
-/* Vertical pass of columns [col0, col1) of one plane: (H, W) -> (out_h, W) into dst. */
-static void vertical(const uint8_t *src, int64_t width, int64_t col0, int64_t col1, const int64_t *taps,
-                     const int32_t *coefficients, int64_t out_height, int64_t k, int32_t *sums, uint8_t *dst) {
+/* Vertical pass of columns [col0, col1) of one plane: (H, W) -> (out_h, W) into dst, strided as
+ * horizontal(); contiguous rows (step 1) take the vectorised loops. */
+static void vertical(const uint8_t *src, int64_t in_row, int64_t in_step, int64_t col0, int64_t col1,
+                     const int64_t *taps, const int32_t *coefficients, int64_t out_height, int64_t k, int32_t *sums,
+                     uint8_t *dst, int64_t out_row, int64_t out_step) {
     const int64_t span = col1 - col0;
     for (int64_t y = 0; y < out_height; ++y) {
         const int64_t *tap = taps + y * k;
@@ -84,11 +88,19 @@ static void vertical(const uint8_t *src, int64_t width, int64_t col0, int64_t co
         for (int64_t j = 0; j < k; ++j) {
             const int32_t weight = coefficient[j];
             if (weight == 0) continue;  /* adds nothing: the sum is the same */
-            const uint8_t *line = src + tap[j] * width + col0;
-            for (int64_t x = 0; x < span; ++x) sums[x] += (int32_t)line[x] * weight;
+            const uint8_t *line = src + tap[j] * in_row + col0 * in_step;
+            if (in_step == 1) {
+                for (int64_t x = 0; x < span; ++x) sums[x] += (int32_t)line[x] * weight;
+            } else {
+                for (int64_t x = 0; x < span; ++x) sums[x] += (int32_t)line[x * in_step] * weight;
+            }
         }
-        uint8_t *target = dst + y * width + col0;
-        for (int64_t x = 0; x < span; ++x) target[x] = clip8(sums[x]);
+        uint8_t *target = dst + y * out_row + col0 * out_step;
+        if (out_step == 1) {
+            for (int64_t x = 0; x < span; ++x) target[x] = clip8(sums[x]);
+        } else {
+            for (int64_t x = 0; x < span; ++x) target[x * out_step] = clip8(sums[x]);
+        }
     }
 }
 
@@ -113,17 +125,21 @@ static void resample_samples(void *context, int64_t first, int64_t last) {
         const int64_t *col_taps = job->col_taps + cf * ow * job->col_k;
         const int32_t *col_coefficients = job->col_coefficients + cf * ow * job->col_k;
         int64_t low, high;
-        for (int64_t c = 0; c < job->channels; ++c) {
-            const uint8_t *plane = job->images + (n * job->channels + c) * h * w;
-            uint8_t *out = job->out + (n * job->channels + c) * oh * ow;
+        const int64_t channels = job->channels;
+        /* Where channel c of sample n starts, and its row and pixel strides, in and out. */
+        const int64_t in_row = job->channels_last ? w * channels : w, out_row = job->channels_last ? ow * channels : ow;
+        const int64_t step = job->channels_last ? channels : 1;
+        for (int64_t c = 0; c < channels; ++c) {
+            const uint8_t *plane = job->images + n * channels * h * w + (job->channels_last ? c : c * h * w);
+            uint8_t *out = job->out + n * channels * oh * ow + (job->channels_last ? c : c * oh * ow);
             if (job->vertical_first) {
                 tap_range(col_taps, col_coefficients, ow * job->col_k, &low, &high);
-                vertical(plane, w, low, high + 1, row_taps, row_coefficients, oh, job->row_k, sums, between);
-                horizontal(between, w, 0, oh, col_taps, col_coefficients, ow, job->col_k, out);
+                vertical(plane, in_row, step, low, high + 1, row_taps, row_coefficients, oh, job->row_k, sums, between, w, 1);
+                horizontal(between, w, 1, 0, oh, col_taps, col_coefficients, ow, job->col_k, out, out_row, step);
             } else {
                 tap_range(row_taps, row_coefficients, oh * job->row_k, &low, &high);
-                horizontal(plane, w, low, high + 1, col_taps, col_coefficients, ow, job->col_k, between);
-                vertical(between, ow, 0, ow, row_taps, row_coefficients, oh, job->row_k, sums, out);
+                horizontal(plane, in_row, step, low, high + 1, col_taps, col_coefficients, ow, job->col_k, between, ow, 1);
+                vertical(between, ow, 1, 0, ow, row_taps, row_coefficients, oh, job->row_k, sums, out, out_row, step);
             }
         }
     }
@@ -131,14 +147,15 @@ static void resample_samples(void *context, int64_t first, int64_t last) {
     free(sums);
 }
 
-/* Returns 0, or -1 when a thread could not allocate its buffers (the caller then falls back). */
+/* images and out are both NCHW-contiguous, or both channels-last (NHWC memory) with channels_last = 1.
+ * Returns 0, or -1 when a thread could not allocate its buffers (the caller then falls back). */
 int resample_fixed_uint8(const uint8_t *images, int64_t batch, int64_t channels, int64_t height, int64_t width,
                          const int64_t *row_taps, const int32_t *row_coefficients, int64_t row_filters,
                          int64_t out_height, int64_t row_k, const int64_t *col_taps, const int32_t *col_coefficients,
-                         int64_t col_filters, int64_t out_width, int64_t col_k, int vertical_first, uint8_t *out,
-                         int threads) {
+                         int64_t col_filters, int64_t out_width, int64_t col_k, int vertical_first, int channels_last,
+                         uint8_t *out, int threads) {
     resample_job job = {images, channels, height, width, row_taps, row_coefficients, row_filters, out_height, row_k,
-                        col_taps, col_coefficients, col_filters, out_width, col_k, vertical_first, out, 0};
+                        col_taps, col_coefficients, col_filters, out_width, col_k, vertical_first, channels_last, out, 0};
     parallel_samples(resample_samples, &job, batch, threads);
     return job.failed ? -1 : 0;
 }

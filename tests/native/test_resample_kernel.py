@@ -56,14 +56,15 @@ def test_the_compiled_passes_give_the_torch_passes_bits(torch_passes, kernel, ve
     assert torch.equal(resample_fixed(images, rows, cols, vertical_first, clip), expected)
 
 
-def test_shared_filters_and_channels_last_batches(torch_passes) -> None:
+@pytest.mark.parametrize("vertical_first", [False, True])
+def test_shared_filters_and_channels_last_batches(torch_passes, vertical_first) -> None:
     generator = torch.Generator().manual_seed(7)
     images = torch.randint(0, 256, (5, 3, 40, 30), dtype=torch.uint8, generator=generator)
     rows, cols = _filters(1, 20, 40, "bilinear", seed=3), _filters(1, 45, 30, "bicubic", seed=4)
-    expected = torch_passes(images, rows, cols, False, True)
-    assert torch.equal(resample_fixed(images, rows, cols, False, True), expected)
+    expected = torch_passes(images, rows, cols, vertical_first, True)
+    assert torch.equal(resample_fixed(images, rows, cols, vertical_first, True), expected)
     last = images.to(memory_format=torch.channels_last)
-    result = resample_fixed(last, rows, cols, False, True)
+    result = resample_fixed(last, rows, cols, vertical_first, True)
     assert result.is_contiguous(memory_format=torch.channels_last) and torch.equal(result, expected)
 
 
