@@ -1,16 +1,20 @@
-"""Shared fixtures: small real image batches and seeded generators."""
+"""Shared fixtures: small real image batches, seeded generators, and the compiled kernels or their torch path."""
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
 from collections.abc import Callable
+from ctypes import CDLL
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 import augbench.functional as F
+from augbench import native
 
 # The real datasets live outside the repository (never copied in): $AUGBENCH_DATA, by default
 # the shared/data folder beside the checkout. Tests that need a file skip cleanly without it.
@@ -136,3 +140,38 @@ def kernel_calls() -> dict[str, KernelCall]:
 @pytest.fixture(scope="session")
 def kernel_args() -> type[KernelArgs]:
     return KernelArgs
+
+
+@pytest.fixture
+def compiled_library() -> Callable[[str], CDLL]:
+    """``compiled_library(name)``: the compiled library ``name``. Skips without a C compiler or
+    under ``AUGBENCH_NATIVE=0``; otherwise a library that did not build fails the test (never a
+    silent fallback)."""
+
+    def get(name: str) -> CDLL:
+        if shutil.which("cc") is None:
+            pytest.skip(f"no C compiler: only the torch code of {name}.c runs here")
+        if os.environ.get(native.NATIVE_ENV_VAR, "1") == "0":
+            pytest.skip(f"{native.NATIVE_ENV_VAR}=0: the compiled kernels are switched off")
+        library = native.library(name)
+        assert library is not None, f"cc is installed but augbench/native/{name}.c did not build"
+        return library
+
+    return get
+
+
+@pytest.fixture
+def torch_only(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], Any]], Any]:
+    """``torch_only(function)``: ``function()`` with the compiled kernels switched off
+    (``AUGBENCH_NATIVE=0``), so every kernel runs its torch path."""
+
+    def run(function: Callable[[], Any]) -> Any:
+        with monkeypatch.context() as switched:  # the variable's own value (or absence) comes back afterwards
+            switched.setenv(native.NATIVE_ENV_VAR, "0")
+            native.library.cache_clear()
+            try:
+                return function()
+            finally:
+                native.library.cache_clear()
+
+    return run

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as nnf
 
 import augbench.functional as F
-from augbench import native
 import augbench.functional.interpolation as F_interpolation
 from augbench.functional.geometry import _NATIVE_LOOP_MIN_SIDE, _NATIVE_LOOP_MIN_SIDE_UINT8
 
@@ -368,9 +367,10 @@ def test_upsampled_64x48_images_are_still_bit_identical_to_pillow(cifar_shapes, 
 
 @pytest.mark.parametrize("fractional", [False, True], ids=["whole-pixel", "fractional"])
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
-def test_large_images_are_exact_to_pillow_with_the_compiled_passes(cifar_shapes, pil_reference, mode, fractional) -> None:
-    if native.library("resample") is None:
-        pytest.skip("no C compiler: large images take torch's kernel (the next test)")
+def test_large_images_are_exact_to_pillow_with_the_compiled_passes(
+    cifar_shapes, pil_reference, compiled_library, mode, fractional
+) -> None:
+    compiled_library("resample")  # without a compiler large images take torch's kernel (the next test)
     images = pil_reference.apply(cifar_shapes["32x32"], lambda im: im.resize((80, 96), Image.Resampling.BICUBIC))
     assert min(images.shape[-2:]) >= _NATIVE_LOOP_MIN_SIDE_UINT8
     for height, width in [(75, 60), (100, 90)]:
@@ -386,21 +386,15 @@ def test_large_images_are_exact_to_pillow_with_the_compiled_passes(cifar_shapes,
 
 
 def test_large_images_without_a_compiler_use_torchs_kernel_within_one_level_of_pillow(
-    cifar_shapes, pil_reference, monkeypatch
+    cifar_shapes, pil_reference, torch_only
 ) -> None:
     # A documented deviation: without the compiled passes, integer boxes of uint8 images of
     # 72 px or more take torch's native kernel (14-bit weights), which is faster than the torch
     # passes there; it is within one level of Pillow.
-    monkeypatch.setenv(native.NATIVE_ENV_VAR, "0")
-    native.library.cache_clear()
-    try:
-        images = pil_reference.apply(cifar_shapes["32x32"], lambda im: im.resize((80, 96), Image.Resampling.BICUBIC))
-        expected = pil_reference.apply(images, lambda im: im.resize((60, 75), Image.Resampling.BILINEAR))
-        identical = pil_reference.check(F.resize(images, [75, 60]), expected)
-        assert 0.95 < identical < 1.0
-    finally:
-        monkeypatch.delenv(native.NATIVE_ENV_VAR)
-        native.library.cache_clear()
+    images = pil_reference.apply(cifar_shapes["32x32"], lambda im: im.resize((80, 96), Image.Resampling.BICUBIC))
+    expected = pil_reference.apply(images, lambda im: im.resize((60, 75), Image.Resampling.BILINEAR))
+    identical = pil_reference.check(torch_only(lambda: F.resize(images, [75, 60])), expected)
+    assert 0.95 < identical < 1.0
 
 
 @pytest.mark.parametrize(

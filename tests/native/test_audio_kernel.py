@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 
 import pytest
 import torch
@@ -12,23 +10,13 @@ import augbench.functional.audio as FA
 import augbench.transforms as T
 from augbench import native
 
-COMPILER = shutil.which("cc") is not None
+@pytest.fixture
+def compiled(compiled_library):
+    return compiled_library("audio")
 
 
 @pytest.fixture
-def compiled():
-    """The audio library; a machine with a C compiler must build it (never a silent fallback)."""
-    if not COMPILER:
-        pytest.skip("no C compiler: only the torch kernels run here")
-    if os.environ.get(native.NATIVE_ENV_VAR, "1") == "0":
-        pytest.skip(f"{native.NATIVE_ENV_VAR}=0: the compiled kernels are switched off")
-    library = native.library("audio")
-    assert library is not None, "cc is installed but augbench/native/audio.c did not build"
-    return library
-
-
-@pytest.fixture
-def torch_only(monkeypatch):
+def without_library(monkeypatch):
     """Run the torch code of the waveform kernels (the compiled library made unavailable)."""
 
     def disable() -> None:
@@ -137,7 +125,7 @@ def test_the_rounding_of_the_noise_sum_is_the_one_torch_uses(compiled) -> None:
 
 @pytest.mark.parametrize("color", ["white", "pink"])
 @pytest.mark.parametrize("keyed", [False, True])
-def test_the_pipeline_of_the_benchmark_gives_the_torch_bits(compiled, torch_only, color, keyed) -> None:
+def test_the_pipeline_of_the_benchmark_gives_the_torch_bits(compiled, without_library, color, keyed) -> None:
     waveforms = _waveforms((16, 1, 4000), torch.Generator().manual_seed(4))
     pipeline = T.Compose([T.AudioGain(6.0), T.AudioNoise((10.0, 30.0), color=color), T.AudioTimeShift(0.2, mode="zero")])
     if keyed:
@@ -145,19 +133,19 @@ def test_the_pipeline_of_the_benchmark_gives_the_torch_bits(compiled, torch_only
     else:
         params = pipeline.sample(waveforms, torch.Generator().manual_seed(5))
     got = pipeline.apply(waveforms, params)
-    torch_only()
+    without_library()
     assert _same_bits(got, pipeline.apply(waveforms, params))
 
 
 @pytest.mark.parametrize("noise_p, shift_p", [(1.0, 0.5), (0.5, 1.0), (0.5, 0.5)])
-def test_skipped_samples_fuse_to_the_same_values(compiled, torch_only, noise_p, shift_p) -> None:
+def test_skipped_samples_fuse_to_the_same_values(compiled, without_library, noise_p, shift_p) -> None:
     waveforms = _waveforms((12, 2, 300), torch.Generator().manual_seed(6))
     pipeline = T.Compose([T.AudioNoise((0.0, 20.0), p=noise_p), T.AudioTimeShift(0.5, mode="roll", p=shift_p)])
     params = pipeline.sample(waveforms, torch.Generator().manual_seed(7))
     got = pipeline.apply(waveforms, params)
     separate = pipeline.transforms[1].apply(pipeline.transforms[0].apply(waveforms, params["0"]), params["1"])
     assert _same_bits(got, separate)
-    torch_only()
+    without_library()
     assert _same_bits(got, pipeline.apply(waveforms, params))
 
 
@@ -180,11 +168,11 @@ def test_empty_batches_and_other_dtypes_of_noise_then_shift(compiled) -> None:
     assert _same_bits(got, _shift_reference(FA.add_noise(waveforms, noise, 5.0), shift, "roll", None))
 
 
-def test_bad_input_is_one_line_in_both_paths(compiled, torch_only) -> None:
+def test_bad_input_is_one_line_in_both_paths(compiled, without_library) -> None:
     waveforms, shift = torch.zeros(2, 1, 8), torch.tensor([1, 2])
     for run in ("compiled", "torch"):
         if run == "torch":
-            torch_only()
+            without_library()
         with pytest.raises(ValueError, match=r"add_noise_and_shift: noise has shape \(2, 1, 7\)"):
             FA.add_noise_and_shift(waveforms, torch.zeros(2, 1, 7), 10.0, shift)
         with pytest.raises(ValueError, match="add_noise_and_shift: mode='wrap' must be 'zero' or 'roll'"):
@@ -193,17 +181,14 @@ def test_bad_input_is_one_line_in_both_paths(compiled, torch_only) -> None:
             FA.add_noise_and_shift(waveforms.long(), waveforms, 10.0, shift)
 
 
-def test_without_the_library_the_torch_code_runs(monkeypatch) -> None:
+def test_without_the_library_the_torch_code_runs(torch_only) -> None:
     generator = torch.Generator().manual_seed(10)
     waveforms, noise = torch.randn(4, 1, 30, generator=generator), torch.randn(4, 1, 30, generator=generator)
     shift = torch.tensor([4, -4, 0, 29])
-    monkeypatch.setenv(native.NATIVE_ENV_VAR, "0")
-    native.library.cache_clear()
-    try:
-        assert native.library("audio") is None
-        expected = _shift_reference(FA.add_noise(waveforms, noise, 12.0), shift, "zero", None)
-        assert _same_bits(FA.add_noise_and_shift(waveforms, noise, 12.0, shift), expected)
-        assert _same_bits(FA.time_shift(waveforms, shift), _shift_reference(waveforms, shift, "zero", None))
-    finally:
-        monkeypatch.delenv(native.NATIVE_ENV_VAR)
-        native.library.cache_clear()
+    library, noisy, shifted = torch_only(lambda: (
+        native.library("audio"), FA.add_noise_and_shift(waveforms, noise, 12.0, shift), FA.time_shift(waveforms, shift),
+    ))
+    assert library is None
+    expected = _shift_reference(FA.add_noise(waveforms, noise, 12.0), shift, "zero", None)
+    assert _same_bits(noisy, expected)
+    assert _same_bits(shifted, _shift_reference(waveforms, shift, "zero", None))

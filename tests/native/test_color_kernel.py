@@ -11,17 +11,9 @@ import augbench.functional as F
 from augbench import native
 from augbench.functional.color import _color_jitter_torch
 
-COMPILER = shutil.which("cc") is not None
-
-
 @pytest.fixture
-def compiled():
-    """The colour library; a machine with a C compiler must build it (never a silent fallback)."""
-    if not COMPILER:
-        pytest.skip("no C compiler: only the torch kernels run here")
-    library = native.library("color")
-    assert library is not None, "cc is installed but augbench/native/color.c did not build"
-    return library
+def compiled(compiled_library):
+    return compiled_library("color")
 
 
 def _factors(batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -71,18 +63,13 @@ def test_strided_and_channels_last_batches_give_the_contiguous_result(compiled) 
     assert torch.equal(F.color_jitter(wide[..., 4:16], *factors), expected)
 
 
-def test_without_the_library_the_torch_chain_runs(monkeypatch) -> None:
+def test_without_the_library_the_torch_chain_runs(torch_only) -> None:
     generator = torch.Generator().manual_seed(4)
     images = torch.randint(0, 256, (6, 3, 6, 6), dtype=torch.uint8, generator=generator)
     factors = _factors(6, generator)
-    monkeypatch.setenv(native.NATIVE_ENV_VAR, "0")
-    native.library.cache_clear()
-    try:
-        assert native.library("color") is None
-        assert torch.equal(F.color_jitter(images, *factors), _color_jitter_torch(images, *factors))
-    finally:
-        monkeypatch.delenv(native.NATIVE_ENV_VAR)
-        native.library.cache_clear()
+    library, result = torch_only(lambda: (native.library("color"), F.color_jitter(images, *factors)))
+    assert library is None
+    assert torch.equal(result, _color_jitter_torch(images, *factors))
 
 
 def test_a_failing_compiler_is_one_line_and_leaves_the_torch_kernels(monkeypatch, tmp_path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 
@@ -12,26 +10,14 @@ from augbench.functional._resample import fixed_point_taps, resample_fixed
 
 
 @pytest.fixture
-def torch_passes(monkeypatch):
-    """Run a call with the compiled library switched off (the torch passes)."""
-
-    def run(*args):
-        monkeypatch.setenv(native.NATIVE_ENV_VAR, "0")
-        native.library.cache_clear()
-        try:
-            return resample_fixed(*args)
-        finally:
-            monkeypatch.delenv(native.NATIVE_ENV_VAR)
-            native.library.cache_clear()
-
-    return run
+def torch_passes(torch_only):
+    """:func:`resample_fixed` with the compiled library switched off (the torch passes)."""
+    return lambda *args: torch_only(lambda: resample_fixed(*args))
 
 
 @pytest.fixture(autouse=True)
-def compiled():
-    if shutil.which("cc") is None:
-        pytest.skip("no C compiler: only the torch passes run here")
-    assert native.library("resample") is not None, "cc is installed but augbench/native/resample.c did not build"
+def compiled(compiled_library):
+    return compiled_library("resample")
 
 
 def _filters(count: int, out_size: int, in_size: int, kernel: str, seed: int, mirror: bool = False):

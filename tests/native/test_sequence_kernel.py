@@ -9,8 +9,6 @@ long rows (the selection path of the kernel), and bad layouts (the same one-line
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 
@@ -23,24 +21,8 @@ from augbench.transforms import Compose, ItemCrop, ItemInsert, ItemMask, ItemReo
 
 
 @pytest.fixture(autouse=True)
-def compiled():
-    if shutil.which("cc") is None:
-        pytest.skip("no C compiler: only the torch sequence ops run here")
-    assert native.library("sequence") is not None, "cc is installed but augbench/native/sequence.c did not build"
-
-
-@pytest.fixture
-def torch_only(monkeypatch):
-    def run(function):
-        monkeypatch.setenv(native.NATIVE_ENV_VAR, "0")
-        native.library.cache_clear()
-        try:
-            return function()
-        finally:
-            monkeypatch.delenv(native.NATIVE_ENV_VAR)
-            native.library.cache_clear()
-
-    return run
+def compiled(compiled_library):
+    return compiled_library("sequence")
 
 
 def _batch(batch: int = 64, length: int = 20, seed: int = 0) -> torch.Tensor:

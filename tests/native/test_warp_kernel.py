@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 
@@ -12,24 +10,8 @@ from augbench import native
 
 
 @pytest.fixture(autouse=True)
-def compiled():
-    if shutil.which("cc") is None:
-        pytest.skip("no C compiler: only the torch warp runs here")
-    assert native.library("warp") is not None, "cc is installed but augbench/native/warp.c did not build"
-
-
-@pytest.fixture
-def torch_only(monkeypatch):
-    def run(function):
-        monkeypatch.setenv(native.NATIVE_ENV_VAR, "0")
-        native.library.cache_clear()
-        try:
-            return function()
-        finally:
-            monkeypatch.delenv(native.NATIVE_ENV_VAR)
-            native.library.cache_clear()
-
-    return run
+def compiled(compiled_library):
+    return compiled_library("warp")
 
 
 def _images(dtype: torch.dtype, shape=(6, 3, 13, 17)) -> torch.Tensor:
