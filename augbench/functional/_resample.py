@@ -37,6 +37,11 @@ from augbench.errors import InputTypeError, InputValueError
 from augbench.native import library, thread_count
 
 
+def is_channels_last(images: Tensor) -> bool:
+    """Whether a ``(B, C, H, W)`` batch is stored channels-last (NHWC memory) and not also NCHW-contiguous."""
+    return images.is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous()
+
+
 def check_geometry_batch(images: object, who: str) -> Tensor:
     """The metadata checks of a geometric kernel's input: a ``(B, C, H, W)`` tensor, ``B`` may be 0.
 
@@ -334,10 +339,11 @@ def resample_fixed(
 
     Each pass sums ``pixel * coefficient`` in int32 (exact), adds ``2**21`` and shifts right by
     22, clipped to 0-255, as ``ImagingResampleHorizontal_8bpc``/``Vertical_8bpc`` do, so the
-    second pass reads the first pass's rounded uint8 values. On the CPU the batch is resampled
-    in equal chunks of about ``_CHUNK_BYTES_PER_THREAD`` of int32 temporaries per thread, which
-    stay in the cache: ~30 % faster than whole-batch passes for 512 x 3 x 32 x 32 (6.4 -> 4.5 ms
-    on one core).
+    second pass reads the first pass's rounded uint8 values. On the CPU the passes run compiled
+    (``augbench/native/resample.c``, the same integers); in torch (other devices, or no compiler)
+    the CPU batch is resampled in equal chunks of about ``_CHUNK_BYTES_PER_THREAD`` of int32
+    temporaries per thread, which stay in the cache: ~30 % faster than whole-batch passes for
+    512 x 3 x 32 x 32 (6.4 -> 4.5 ms on one core).
 
     Args:
         images: ``(B, C, H, W)`` uint8.
@@ -353,11 +359,12 @@ def resample_fixed(
     """
     batch, channels, height, width = images.shape
     out_height, out_width = rows[0].shape[1], cols[0].shape[1]
-    channels_last = images.is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous()
+    channels_last = is_channels_last(images)
     layout = torch.channels_last if channels_last else torch.contiguous_format
     compiled = library("resample") if images.device.type == "cpu" and batch > 0 else None
     if compiled is not None:
-        result = _resample_fixed_compiled(compiled, images, rows, cols, vertical_first)
+        result = _resample_fixed_compiled(compiled, images.contiguous(memory_format=layout), rows, cols, vertical_first,
+                                          channels_last)
         if result is not None:
             return result
     result = torch.empty((batch, channels, out_height, out_width), dtype=images.dtype, device=images.device, memory_format=layout)
@@ -377,15 +384,19 @@ _CHUNK_BYTES_PER_THREAD = 2 * 2**20
 
 
 def _resample_fixed_compiled(
-    compiled: ctypes.CDLL, images: Tensor, rows: tuple[Tensor, Tensor], cols: tuple[Tensor, Tensor], vertical_first: bool
+    compiled: ctypes.CDLL,
+    images: Tensor,
+    rows: tuple[Tensor, Tensor],
+    cols: tuple[Tensor, Tensor],
+    vertical_first: bool,
+    channels_last: bool,
 ) -> Tensor | None:
     """:func:`resample_fixed` by ``augbench/native/resample.c`` (the same integers, so the same
-    bits; it always clips, which changes nothing where the torch passes need no clip), reading and
-    writing channels-last batches in place (the result keeps the input's layout), the
-    samples shared out over threads (:func:`augbench.native.thread_count`). ``None`` if it ran out of memory."""
-    channels_last = images.is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous()
+    bits; it always clips, which changes nothing where the torch passes need no clip) on a
+    contiguous or ``channels_last`` batch, read and written in place (the result keeps that
+    layout), the samples shared out over threads (:func:`augbench.native.thread_count`).
+    ``None`` if it ran out of memory."""
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    images = images.contiguous(memory_format=layout)
     batch, channels, height, width = images.shape
     row_taps, row_coefficients = (t.contiguous() for t in rows)
     col_taps, col_coefficients = (t.contiguous() for t in cols)

@@ -30,6 +30,7 @@ from augbench.functional._resample import (
     fixed_point_taps,
     gather_cols,
     gather_rows,
+    is_channels_last,
     nearest_taps,
     resample,
     resample_fixed,
@@ -300,7 +301,7 @@ def _resized_crop_fixed(
     clip = mode == "bicubic"
     if not bool(vertical_first.any()) or bool(vertical_first.all()):
         return resample_fixed(images, rows, cols, bool(vertical_first[0]), clip)
-    layout = torch.channels_last if _is_channels_last(images) else torch.contiguous_format
+    layout = torch.channels_last if is_channels_last(images) else torch.contiguous_format
     result = torch.empty((images.shape[0], images.shape[1], *size), dtype=images.dtype, device=images.device, memory_format=layout)
     for first_pass_vertical in (True, False):
         index = (vertical_first == first_pass_vertical).nonzero()[:, 0]
@@ -417,7 +418,7 @@ def _resized_crop_native(
     GIL inside the kernel). A channels-last batch stays channels-last: the kernel runs ~2.7x
     faster on it (73 vs 200 us per 224 px RGB image, no repacking of channel planes).
     """
-    layout = torch.channels_last if _is_channels_last(images) else torch.contiguous_format
+    layout = torch.channels_last if is_channels_last(images) else torch.contiguous_format
     result = torch.empty(images.shape[:2] + size, dtype=images.dtype, device=images.device, memory_format=layout)
     boxes = torch.stack([top, left, height, width], 1).long().tolist()
     mirrored = [False] * len(boxes) if mirror is None else mirror.tolist()
@@ -442,10 +443,6 @@ def _resized_crop_native(
     for future in futures:
         future.result()
     return result
-
-
-def _is_channels_last(images: Tensor) -> bool:
-    return images.is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous()
 
 
 _POOL: tuple[int, int, ThreadPoolExecutor] | None = None
