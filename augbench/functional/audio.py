@@ -123,7 +123,11 @@ def time_shift(waveforms: Tensor, shift: BatchParam, mode: ShiftMode = "zero", m
     tensor([[[2., 3., 4., 1.]]])
     """
     waveforms = _check(waveforms, "time_shift")
-    steps, reach = _shift_steps(waveforms, shift, mode, max_shift, "time_shift")
+    return _shift(waveforms, *_shift_steps(waveforms, shift, mode, max_shift, "time_shift"), mode)
+
+
+def _shift(waveforms: Tensor, steps: Tensor, reach: int, mode: ShiftMode) -> Tensor:
+    """:func:`time_shift` by checked ``steps`` within ``[-reach, reach]``: compiled where it can run, else torch."""
     if waveforms.shape[0] == 0:
         return waveforms.clone()
     compiled = _audio_library(waveforms)
@@ -418,12 +422,12 @@ def add_noise_and_shift(
     """
     who = "add_noise_and_shift"
     work, noise, scale = _noise_scale(waveforms, noise, snr_db, who)
-    steps, _ = _shift_steps(waveforms, shift, mode, max_shift, who)
+    steps, reach = _shift_steps(waveforms, shift, mode, max_shift, who)
     plain = waveforms.dtype == torch.float32 and not (noise.requires_grad or scale.requires_grad)
     compiled = _audio_library(waveforms) if plain else None
     fused = None if compiled is None else _addcmul_rounds_once()
     if fused is None:
-        return time_shift(torch.addcmul(work, noise, scale).to(waveforms.dtype), shift, mode, max_shift)
+        return _shift(torch.addcmul(work, noise, scale).to(waveforms.dtype), steps, reach, mode)
     work, noise = work.contiguous(), noise.contiguous()
     batch, channels, length = work.shape
     scale, steps = scale.reshape(batch).contiguous(), steps.contiguous()
