@@ -125,9 +125,10 @@ def _smallest(scores: Tensor, allowed: Tensor, count: Tensor) -> Tensor:
         if compiled is not None:
             scores, allowed, count = scores.contiguous(), allowed.contiguous(), count.contiguous()
             chosen = torch.empty_like(allowed)
-            compiled.seq_smallest(scores.data_ptr(), allowed.data_ptr(), count.data_ptr(), *allowed.shape,
-                                  chosen.data_ptr(), thread_count(chosen.nbytes))
-            return chosen
+            status = compiled.seq_smallest(scores.data_ptr(), allowed.data_ptr(), count.data_ptr(), *allowed.shape,
+                                           chosen.data_ptr(), thread_count(chosen.nbytes))
+            if status == 0:  # else (out of memory) the torch sort below
+                return chosen
     ranked = torch.where(allowed, scores, 2.0)  # scores are in [0, 1)
     threshold = ranked.sort(1).values.gather(1, (count - 1).clamp(0, scores.shape[1] - 1).view(-1, 1))
     return allowed & (ranked <= threshold) & (count > 0).view(-1, 1)
