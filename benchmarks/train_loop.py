@@ -186,8 +186,9 @@ def main() -> None:
           f"(RRC + flip + RandAugment N=2 M=9 + normalise) ==")
     print(f"{'feed':58s} {'randomness':>11s} {'images/s':>9s} {'aug share':>10s}")
     best = {name: max(runs, key=lambda r: r.images_per_s) for name, runs in results.items()}
-    for name, result in best.items():
-        print(f"{name:58s} {'per-sample':>11s} {result.images_per_s:9,.0f} {result.share:10.1%}")
+    for feed in feeds:
+        result = best[feed.name]
+        print(f"{feed.name:58s} {feed.randomness:>11s} {result.images_per_s:9,.0f} {result.share:10.1%}")
     ours, theirs = best[feeds[1].name], best[feeds[0].name]
     print(f"  best of {args.rounds} alternating rounds of {args.steps} steps after {args.warmup} warm-up steps; "
           "share = time spent making the batch (or waiting for it) / whole step")
