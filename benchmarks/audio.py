@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
 from _harness import (
     AUGBENCH,
+    CLOCKS,
     PER_SAMPLE,
     SHARED,
     Candidate,
@@ -37,9 +37,9 @@ from _harness import (
     Step,
     Timing,
     is_augbench,
-    missing_module,
     print_environment,
     print_load,
+    time_candidate,
 )
 
 PEERS = ("audiomentations", "torch_audiomentations", "numpy")
@@ -166,33 +166,6 @@ WORKLOADS: list[tuple[str, list[Candidate]]] = [
 
 
 # -- timing --------------------------------------------------------------------------------------
-
-CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
-
-
-def measure(step: Step, settings: Settings, clock: Callable[[], float]) -> list[float]:
-    """Seconds of each timed call of ``step`` on ``clock`` (after the warm-up calls)."""
-    for _ in range(settings.warmup):
-        step()
-    seconds: list[float] = []
-    while len(seconds) < settings.repeats or sum(seconds) < settings.min_seconds:
-        start = clock()
-        step()
-        seconds.append(clock() - start)
-    return seconds
-
-
-def time_candidate(candidate: Candidate, waveforms: torch.Tensor, settings: Settings, clock: Callable[[], float]) -> Timing:
-    """Build and time one candidate; a missing or broken peer is reported, not raised."""
-    missing = missing_module(candidate)
-    if missing is not None:
-        return Timing(candidate, skipped=f"not installed ({missing})")
-    try:
-        step = candidate.build(waveforms)
-    except ImportError as error:
-        return Timing(candidate, skipped=f"not installed ({error})")
-    return Timing(candidate, measure(step, settings, clock))
-
 
 # -- report ----------------------------------------------------------------------------------------
 

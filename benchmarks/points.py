@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 
 from _harness import (
-    AUGBENCH, PER_SAMPLE, SHARED, Candidate, Settings, Step, Timing, is_augbench, missing_module, print_environment, print_load,
+    AUGBENCH, CLOCKS, PER_SAMPLE, SHARED, Candidate, Settings, Step, Timing, is_augbench, print_environment, print_load,
+    time_candidate,
 )
 
 PEERS = ("torch_geometric",)
@@ -105,29 +105,6 @@ WORKLOADS = {
     ]
     for jitter in (True, False)
 }
-
-CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
-
-
-def measure(step: Step, settings: Settings, clock: Callable[[], float]) -> list[float]:
-    """Seconds of each timed call of ``step`` on ``clock`` (after the warm-up calls)."""
-    for _ in range(settings.warmup):
-        step()
-    seconds: list[float] = []
-    while len(seconds) < settings.repeats or sum(seconds) < settings.min_seconds:
-        start = clock()
-        step()
-        seconds.append(clock() - start)
-    return seconds
-
-
-def time_candidate(candidate: Candidate, clouds: torch.Tensor, settings: Settings, clock: Callable[[], float]) -> Timing:
-    """Build and time one candidate; a missing peer is reported, not raised."""
-    missing = missing_module(candidate)
-    if missing is not None:
-        return Timing(candidate, skipped=f"not installed ({missing})")
-    return Timing(candidate, measure(candidate.build(clouds), settings, clock))
-
 
 def print_table(name: str, timings: Sequence[Timing], settings: Settings, clock: str) -> None:
     """One row per candidate: clouds/s (median and best) and augbench's ratio to it."""
