@@ -28,6 +28,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+import torch
+
 __all__ = ["BYTES_PER_THREAD", "NATIVE_ENV_VAR", "NATIVE_DIR_ENV_VAR", "RETURNS", "SIGNATURES", "SOURCES", "build", "cache_dir", "library", "thread_count"]
 
 NATIVE_ENV_VAR = "AUGBENCH_NATIVE"
@@ -93,8 +95,6 @@ BYTES_PER_THREAD = 4 * 2**20
 def thread_count(work_bytes: int) -> int:
     """Threads for a kernel writing ``work_bytes``: ``torch.get_num_threads()`` at most, one per
     :data:`BYTES_PER_THREAD` (a 512 x 3 x 32 x 32 uint8 batch: one; 64 x 3 x 224 x 224: two)."""
-    import torch
-
     return max(1, min(torch.get_num_threads(), work_bytes // BYTES_PER_THREAD))
 
 
