@@ -4,6 +4,8 @@ Every (sample, channel) pair gets its own 256-entry lookup table, built for the 
 once (the histograms come from one ``bincount`` over offset indices), and applied with a single
 ``gather``. uint8 results are bit-exact with Pillow's ``ImageOps.autocontrast`` (default
 ``cutoff=0``) and ``ImageOps.equalize``, which the AutoAugment/RandAugment references use.
+uint8 batches on the CPU run through the compiled ``augbench/native/histogram.c``, which
+gives the same bits as the torch code (tested), several times faster on small images.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from torch import Tensor
 
 from augbench.functional._leading_dims import leading_dims
 from augbench.functional._pixel import image_max, to_levels
+from augbench.native import library, thread_count
 
 __all__ = ["autocontrast", "equalize"]
 
@@ -40,6 +43,8 @@ def autocontrast(images: Tensor) -> Tensor:
         [0, 127, 255]
     """
     image_max(images, "autocontrast")
+    if _compiled(images):
+        return _by_rows("autocontrast_uint8", images)
     flat = images.flatten(2)
     low, high = flat.amin(-1), flat.amax(-1)  # (B, C) each; aminmax is far slower on uint8
     low, high = low[..., None], high[..., None]
@@ -77,6 +82,8 @@ def equalize(images: Tensor) -> Tensor:
         ``(..., C, H, W)`` -> same shape and dtype.
     """
     image_max(images, "equalize")
+    if _compiled(images):
+        return _by_rows("equalize_uint8", images)
     levels = images if images.dtype == torch.uint8 else to_levels(images)
     batch, channels, height, width = levels.shape
     rows = batch * channels
@@ -94,6 +101,24 @@ def equalize(images: Tensor) -> Tensor:
     lut = torch.where(step > 0, lut, values.expand_as(lut)).to(torch.uint8)
     result = _apply_lut(levels, lut.view(batch, channels, _LEVELS))
     return result if images.dtype == torch.uint8 else result.to(images.dtype) / 255.0
+
+
+def _compiled(images: Tensor) -> bool:
+    """Whether ``augbench/native/histogram.c`` takes ``images``: uint8 on the CPU, not empty, built."""
+    return images.dtype == torch.uint8 and images.device.type == "cpu" and images.numel() > 0 and (
+        library("histogram") is not None
+    )
+
+
+def _by_rows(function: str, images: Tensor) -> Tensor:
+    """``images`` through the compiled ``function`` (same bits as the torch code below it)."""
+    images = images.contiguous()
+    out = torch.empty_like(images)
+    batch, channels, height, width = images.shape
+    getattr(library("histogram"), function)(
+        images.data_ptr(), batch * channels, height * width, out.data_ptr(), thread_count(images.numel())
+    )
+    return out
 
 
 def _apply_lut(images: Tensor, lut: Tensor) -> Tensor:

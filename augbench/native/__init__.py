@@ -59,6 +59,15 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
         # waveforms, noise, scale (B,), fused, batch, channels, length, steps (B,), roll, out, threads
         "audio_noise_shift": [_POINTER, _POINTER, _POINTER, _INT, *[_INT64] * 3, _POINTER, _INT, _POINTER, _INT],
     },
+    "histogram": {
+        # images, rows (B * C), pixels (H * W), out, threads
+        "autocontrast_uint8": [_POINTER, _INT64, _INT64, _POINTER, _INT],
+        "equalize_uint8": [_POINTER, _INT64, _INT64, _POINTER, _INT],
+    },
+    "sharpness": {
+        # images, batch, channels, height, width, factor (B,) float32, out, threads
+        "sharpness_uint8": [_POINTER, *[_INT64] * 4, _POINTER, _POINTER, _INT],
+    },
     "warp": {
         # images, element bytes, batch, channels, height, width, the four (B, out) int64 tables,
         # out height, out width, fill (C values), out, threads
