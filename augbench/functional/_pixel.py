@@ -16,6 +16,7 @@ from torch import Tensor
 
 from augbench.errors import InputTypeError, InputValueError
 from augbench.functional._utils import BatchParam, batch_param, compute_dtype
+from augbench.native import library, thread_count
 
 
 def image_max(images: Tensor, who: str) -> float:
@@ -153,12 +154,22 @@ def blend_lut(images: Tensor, degenerate: Tensor, factor: Tensor) -> Tensor:
 
     With one degenerate value per sample the blend is a function of the pixel value alone, so
     each sample gets a 256-entry table computed with :func:`blend`'s float32 arithmetic (the
-    same values, bit for bit), applied with one gather.
+    same values, bit for bit), applied with one gather (on the CPU by the compiled
+    ``lut_uint8`` of ``augbench/native/histogram.c``, which reads the uint8 values directly).
     """
     levels = torch.arange(256, dtype=torch.float32, device=images.device)
     base = degenerate.to(torch.float32)[:, None]
     table = to_uint8((levels - base).mul_(factor.to(torch.float32)[:, None]).add_(base).clamp_(0.0, 255.0))
-    return table.gather(1, images.flatten(1).long()).view_as(images)
+    compiled = library("histogram") if images.device.type == "cpu" and images.numel() > 0 else None
+    if compiled is None:
+        return table.gather(1, images.flatten(1).long()).view_as(images)
+    images = images.contiguous()
+    out = torch.empty_like(images)
+    compiled.lut_uint8(
+        images.data_ptr(), images.shape[0], images[0].numel(), table.contiguous().data_ptr(), out.data_ptr(),
+        thread_count(images.numel()),
+    )
+    return out
 
 
 def to_uint8(values: Tensor) -> Tensor:

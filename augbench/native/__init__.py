@@ -63,6 +63,8 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
         # images, rows (B * C), pixels (H * W), out, threads
         "autocontrast_uint8": [_POINTER, _INT64, _INT64, _POINTER, _INT],
         "equalize_uint8": [_POINTER, _INT64, _INT64, _POINTER, _INT],
+        # images, rows, pixels per row, tables (rows, 256) uint8, out, threads
+        "lut_uint8": [_POINTER, _INT64, _INT64, _POINTER, _POINTER, _INT],
     },
     "sharpness": {
         # images, batch, channels, height, width, factor (B,) float32, out, threads
