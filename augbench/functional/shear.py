@@ -19,6 +19,7 @@ float64 factor or shift.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
 from typing import Union
 
@@ -29,10 +30,11 @@ from augbench.errors import InputValueError
 from augbench.functional._leading_dims import leading_dims
 from augbench.functional._pixel import checked_param
 from augbench.functional._resample import check_geometry_batch, pillow_fix, pillow_positions
-from augbench.functional._utils import BatchParam, Scalar, batch_param
+from augbench.functional._utils import BatchParam, Scalar, batch_param, fill_tensor
 from augbench.functional.affine import fill_outside, warp_affine
 from augbench.functional.geometry import Interpolation
 from augbench.functional.interpolation import interpolation_name
+from augbench.native import library, thread_count
 
 __all__ = ["shear_x", "shear_y", "translate_x", "translate_y"]
 
@@ -134,7 +136,7 @@ def _shear(
     elif len(center) != 2:
         raise InputValueError(f"{who}: center={center!r} must be a pair (x, y) of pixel coordinates")
     if mode == "nearest":
-        return _shift_nearest(images, _shear_sources(images, factor, center, axis), axis, fill)
+        return _shift_nearest(images, *_shear_sources(images, factor, center, axis), axis, fill)
     # warp_affine works in coordinates relative to the image centre: with u = X + W/2 (and
     # likewise for y), the input x is X + f * (Y + H/2 - cy), and symmetrically for shear_y.
     half_other = height * 0.5 - center[1] if axis == 0 else width * 0.5 - center[0]
@@ -153,17 +155,17 @@ def _shear_sources(images: Tensor, factor: BatchParam, center: Sequence[float], 
     ``y + (FIX(-f cx + f / 2 + 0.5) + x FIX(f)) >> 16`` (Pillow adds the halves in this order).
 
     Returns:
-        int64 ``(B, H, W)`` for ``shear_x`` (source columns) or ``(B, H, W)`` for ``shear_y``
-        (source rows), broadcast from ``(B, H, 1) + (W,)`` resp. ``(B, 1, W) + (H, 1)``.
+        ``(line, position)``, int64: the source of output ``(x, y)`` is ``line[b, y] +
+        position[b, x]`` for ``shear_x`` (columns), ``line[b, x] + position[b, y]`` for ``shear_y``
+        (rows); ``line`` is the offset above, ``position`` the output's own column (row).
     """
     factor_d = batch_param(factor, images, "factor", torch.float64)
     shift = -(factor_d * center[1 - axis])
     start = (shift + 0.5) + factor_d * 0.5 if axis == 0 else (shift + factor_d * 0.5) + 0.5
     along = torch.arange(images.shape[-2] if axis == 0 else images.shape[-1], device=images.device)
     offset = (pillow_fix(start)[:, None] + along * pillow_fix(factor_d)[:, None]).bitwise_right_shift_(16)
-    if axis == 0:
-        return offset[:, :, None] + torch.arange(images.shape[-1], device=images.device)
-    return offset[:, None, :] + torch.arange(images.shape[-2], device=images.device)[:, None]
+    size = images.shape[-1] if axis == 0 else images.shape[-2]
+    return offset, torch.arange(size, device=images.device).expand(offset.shape[0], size)
 
 
 def _translate(images: Tensor, pixels: BatchParam, interpolation: Interpolation, fill: Fill, axis: int, who: str) -> Tensor:
@@ -176,20 +178,27 @@ def _translate(images: Tensor, pixels: BatchParam, interpolation: Interpolation,
         shift_d = batch_param(pixels, images, "pixels", torch.float64)
         size = images.shape[-1] if axis == 0 else images.shape[-2]
         sources = pillow_positions(0.5 - shift_d, torch.ones_like(shift_d), size).clamp_(-1, size).long()
-        return _shift_nearest(images, sources[:, None, :] if axis == 0 else sources[:, :, None], axis, fill)
+        lines = images.shape[-2] if axis == 0 else images.shape[-1]
+        return _shift_nearest(images, sources.new_zeros(sources.shape[0], lines), sources, axis, fill)
     matrix = _identity_matrices(shift)
     matrix[:, axis, 2] = -shift
     return warp_affine(images, matrix, mode, fill)
 
 
-def _shift_nearest(images: Tensor, source: Tensor, axis: int, fill: Fill) -> Tensor:
+def _shift_nearest(images: Tensor, line: Tensor, position: Tensor, axis: int, fill: Fill) -> Tensor:
     """Gather each output pixel from its source along one axis, filling what comes from outside.
 
-    ``axis`` 0: output ``(b, c, y, x)`` reads input ``(b, c, y, source[b, y, x])``; ``axis`` 1:
-    input ``(b, c, source[b, y, x], x)``. ``source`` is int64, broadcastable to ``(B, H, W)``.
+    ``axis`` 0: output ``(b, c, y, x)`` reads input ``(b, c, y, line[b, y] + position[b, x])``;
+    ``axis`` 1: input ``(b, c, line[b, x] + position[b, y], x)``. ``line`` and ``position`` are
+    int64 ``(B, lines)`` and ``(B, size)``. On the CPU, ``augbench/native/warp.c`` does it from
+    the same sources (the same values, any dtype); elsewhere torch gathers.
     """
     batch, channels, height, width = images.shape
+    compiled = library("warp") if images.device.type == "cpu" and images.element_size() in (1, 2, 4, 8) else None
+    if compiled is not None and not isinstance(fill, Tensor) and height * width < 2**31:
+        return _shift_nearest_compiled(compiled, images, line, position, axis, fill)
     size = width if axis == 0 else height
+    source = line[:, :, None] + position[:, None, :] if axis == 0 else line[:, None, :] + position[:, :, None]
     inside = (source >= 0) & (source < size)
     source = source.clamp_(0, size - 1).expand(batch, height, width)
     if axis == 0:
@@ -200,6 +209,33 @@ def _shift_nearest(images: Tensor, source: Tensor, axis: int, fill: Fill) -> Ten
     flat = (source * width + torch.arange(width, device=images.device)).view(batch, 1, height * width)
     gathered = images.reshape(batch, channels, height * width).gather(2, flat.expand(batch, channels, -1))
     return fill_outside(gathered.view(batch, channels, height, width), inside[:, None], fill, images)
+
+
+def _shift_nearest_compiled(
+    compiled: ctypes.CDLL, images: Tensor, line: Tensor, position: Tensor, axis: int, fill: Fill
+) -> Tensor:
+    """:func:`_shift_nearest` as the warp tables of ``warp.c``: 16.16 fixed-point sums whose
+    whole parts are the sources (``line + position``), the other axis the identity."""
+    batch, channels, height, width = images.shape
+    fixed_line, fixed_position = line << 16, position << 16
+    identity = (torch.arange(height if axis == 0 else width) << 16).expand(batch, -1)
+    zeros = line.new_zeros(batch, height if axis == 1 else width).expand(batch, -1)
+    if axis == 0:  # columns move: column = line[y] + position[x], row = y
+        tables = [fixed_line, fixed_position, identity, zeros]
+    else:  # rows move: row = position[y] + line[x], column = x
+        tables = [zeros, identity, fixed_position, fixed_line]
+    column_by_row, column_by_column, row_by_row, row_by_column = (table.contiguous() for table in tables)
+    images = images.contiguous()
+    fill_values = fill_tensor(fill, images, images.dtype).reshape(-1).expand(channels).contiguous()
+    out = torch.empty_like(images)
+    status = compiled.warp_nearest(
+        images.data_ptr(), images.element_size(), batch, channels, height, width,
+        column_by_row.data_ptr(), column_by_column.data_ptr(), row_by_row.data_ptr(), row_by_column.data_ptr(),
+        height, width, fill_values.data_ptr(), out.data_ptr(), thread_count(out.numel() * out.element_size()),
+    )
+    if status != 0:
+        raise MemoryError("warp.c: out of memory for one sample's offsets")
+    return out
 
 
 def _identity_matrices(param: Tensor) -> Tensor:
