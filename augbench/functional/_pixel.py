@@ -154,22 +154,23 @@ def blend_lut(images: Tensor, degenerate: Tensor, factor: Tensor) -> Tensor:
 
     With one degenerate value per sample the blend is a function of the pixel value alone, so
     each sample gets a 256-entry table computed with :func:`blend`'s float32 arithmetic (the
-    same values, bit for bit), applied with one gather (on the CPU by the compiled
-    ``lut_uint8`` of ``augbench/native/histogram.c``, which reads the uint8 values directly).
+    same values, bit for bit), applied with one gather. On the CPU the compiled ``blend_uint8``
+    of ``augbench/native/color.c`` computes the same float32 expression per pixel instead.
     """
+    compiled = library("color") if images.device.type == "cpu" and images.numel() > 0 else None
+    if compiled is not None:
+        images = images.contiguous()
+        out = torch.empty_like(images)
+        base, factors = (value.to(torch.float32).contiguous() for value in (degenerate, factor))
+        compiled.blend_uint8(
+            images.data_ptr(), images.shape[0], images.shape[1], images[0, 0].numel(), base.data_ptr(),
+            factors.data_ptr(), out.data_ptr(), thread_count(images.numel()),
+        )
+        return out
     levels = torch.arange(256, dtype=torch.float32, device=images.device)
     base = degenerate.to(torch.float32)[:, None]
     table = to_uint8((levels - base).mul_(factor.to(torch.float32)[:, None]).add_(base).clamp_(0.0, 255.0))
-    compiled = library("histogram") if images.device.type == "cpu" and images.numel() > 0 else None
-    if compiled is None:
-        return table.gather(1, images.flatten(1).long()).view_as(images)
-    images = images.contiguous()
-    out = torch.empty_like(images)
-    compiled.lut_uint8(
-        images.data_ptr(), images.shape[0], images[0].numel(), table.contiguous().data_ptr(), out.data_ptr(),
-        thread_count(images.numel()),
-    )
-    return out
+    return table.gather(1, images.flatten(1).long()).view_as(images)
 
 
 def to_uint8(values: Tensor) -> Tensor:

@@ -33,7 +33,7 @@ from augbench.functional._pixel import (
     to_levels,
 )
 from augbench.functional._utils import BatchParam, compute_dtype
-from augbench.native import library
+from augbench.native import library, thread_count
 
 __all__ = [
     "identity",
@@ -185,6 +185,20 @@ def rgb_to_grayscale(images: Tensor, num_output_channels: int = 1) -> Tensor:
     return grey.expand(-1, num_output_channels, -1, -1).contiguous() if num_output_channels == 3 else grey
 
 
+def _grey_sums(images: Tensor) -> Tensor:
+    """``(B,)`` int64 sums of the grey image of uint8 ``images`` (``rgb_to_grayscale``), compiled on the CPU."""
+    compiled = _color_library(images)
+    if compiled is None:
+        return rgb_to_grayscale(images).sum((1, 2, 3), dtype=torch.int64)
+    images = images.contiguous()
+    sums = torch.empty(images.shape[0], dtype=torch.int64)
+    compiled.grey_sums_uint8(
+        images.data_ptr(), images.shape[0], images.shape[1], images.shape[-2] * images.shape[-1], sums.data_ptr(),
+        thread_count(images.numel()),
+    )
+    return sums
+
+
 def _luma(images: Tensor) -> Tensor:
     """``(B, 1, H, W)`` luma of RGB images, Pillow's fixed point for uint8."""
     if images.dtype == torch.uint8:
@@ -237,11 +251,11 @@ def adjust_contrast(images: Tensor, contrast_factor: BatchParam) -> Tensor:
     image_max(images, "adjust_contrast")
     check_channels(images, "adjust_contrast", (1, 3))
     factor = checked_param(contrast_factor, images, "contrast_factor", "adjust_contrast", low=0.0)
-    grey = rgb_to_grayscale(images)
     if images.dtype == torch.uint8:
-        pixels = grey.shape[-2] * grey.shape[-1]
-        mean = grey.sum((1, 2, 3), dtype=torch.int64).to(torch.float64) / pixels
+        pixels = images.shape[-2] * images.shape[-1]
+        mean = _grey_sums(images).to(torch.float64) / pixels
         return blend_lut(images, torch.floor(mean + 0.5), factor)
+    grey = rgb_to_grayscale(images)
     return blend(images, per_sample(grey.mean((1, 2, 3))), factor)
 
 
@@ -268,7 +282,19 @@ def adjust_saturation(images: Tensor, saturation_factor: BatchParam) -> Tensor:
     image_max(images, "adjust_saturation")
     check_channels(images, "adjust_saturation", (1, 3))
     factor = checked_param(saturation_factor, images, "saturation_factor", "adjust_saturation", low=0.0)
-    return images if images.shape[1] == 1 else blend(images, _luma(images), factor)
+    if images.shape[1] == 1:
+        return images
+    compiled = _color_library(images) if images.dtype == torch.uint8 else None
+    if compiled is None:
+        return blend(images, _luma(images), factor)
+    images = images.contiguous()
+    out = torch.empty_like(images)
+    factors = factor.to(torch.float32).contiguous()
+    status = compiled.saturation_uint8(
+        images.data_ptr(), images.shape[0], images.shape[-2] * images.shape[-1], factors.data_ptr(), out.data_ptr(),
+        thread_count(images.numel()),
+    )
+    return out if status == 0 else blend(images, _luma(images), factor)
 
 
 @leading_dims("hue_factor")

@@ -44,6 +44,12 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
         "cj_luma": [_POINTER, _INT, _INT64, _INT64, _INT64, _POINTER, _POINTER],
         # images, is_uint8, batch, channels, pixels, brightness, mean, contrast, saturation, hue, out
         "cj_apply": [_POINTER, _INT, _INT64, _INT64, _INT64, *[_POINTER] * 6],
+        # images, batch, channels, pixels, sums (B,) int64, threads
+        "grey_sums_uint8": [_POINTER, _INT64, _INT64, _INT64, _POINTER, _INT],
+        # images, batch, pixels, factor (B,) float32, out, threads
+        "saturation_uint8": [_POINTER, _INT64, _INT64, _POINTER, _POINTER, _INT],
+        # images, batch, channels, pixels, base (B,) float32, factor (B,) float32, out, threads
+        "blend_uint8": [_POINTER, *[_INT64] * 3, _POINTER, _POINTER, _POINTER, _INT],
     },
     "resample": {
         # images, batch, channels, height, width, row taps, row coefficients, row filters, out height,
@@ -63,8 +69,6 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
         # images, rows (B * C), pixels (H * W), out, threads
         "autocontrast_uint8": [_POINTER, _INT64, _INT64, _POINTER, _INT],
         "equalize_uint8": [_POINTER, _INT64, _INT64, _POINTER, _INT],
-        # images, rows, pixels per row, tables (rows, 256) uint8, out, threads
-        "lut_uint8": [_POINTER, _INT64, _INT64, _POINTER, _POINTER, _INT],
     },
     "sharpness": {
         # images, batch, channels, height, width, factor (B,) float32, out, threads
@@ -88,7 +92,7 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
 }
 """Each C source of this package (``<name>.c``) and the argument types of its functions."""
 RETURNS: dict[str, type | None] = {
-    "resample_fixed_uint8": ctypes.c_int, "warp_nearest": ctypes.c_int,
+    "resample_fixed_uint8": ctypes.c_int, "warp_nearest": ctypes.c_int, "saturation_uint8": ctypes.c_int,
     **dict.fromkeys(("seq_crop", "seq_mask", "seq_reorder", "seq_smallest"), ctypes.c_int),
 }
 """Functions that return a status (0: done); the others return nothing."""

@@ -138,3 +138,108 @@ void cj_apply(const void *images, int is_uint8, int64_t batch, int64_t channels,
     if (is_uint8) apply_uint8(images, batch, channels, pixels, brightness, mean, contrast, saturation, hue_shift, out);
     else apply_float(images, batch, channels, pixels, brightness, mean, contrast, saturation, hue_shift, out);
 }
+
+/* ---- Pillow's uint8 grey and saturation (adjust_contrast's mean, adjust_saturation) ---- */
+
+#include <stdlib.h>
+
+#include "parallel.h"
+
+/* Pillow's convert("L"): (19595 R + 38470 G + 7471 B + 32768) >> 16, in int32 as the torch kernel. */
+static inline int32_t pillow_luma(uint8_t r, uint8_t g, uint8_t b) {
+    return ((int32_t)r * 19595 + (int32_t)g * 38470 + (int32_t)b * 7471 + 32768) >> 16;
+}
+
+typedef struct {
+    const uint8_t *images;
+    int64_t channels, pixels;
+    const float *base, *factor;
+    int64_t *sums;
+    uint8_t *out;
+} grey_job;
+
+static void grey_sum_samples(void *argument, int64_t first, int64_t last) {
+    const grey_job *job = (const grey_job *)argument;
+    for (int64_t n = first; n < last; ++n) {
+        const uint8_t *restrict red = job->images + n * job->channels * job->pixels;
+        const uint8_t *restrict green = red + job->pixels, *restrict blue = green + job->pixels;
+        int64_t sum = 0;
+        if (job->channels == 1)
+            for (int64_t p = 0; p < job->pixels; ++p) sum += red[p];
+        else
+            for (int64_t p = 0; p < job->pixels; ++p) sum += pillow_luma(red[p], green[p], blue[p]);
+        job->sums[n] = sum;
+    }
+}
+
+static void saturation_samples(void *argument, int64_t first, int64_t last) {
+    const grey_job *job = (const grey_job *)argument;
+    const int64_t pixels = job->pixels;
+    float *grey = malloc((size_t)pixels * sizeof(float));
+    if (grey == NULL) {
+        job->sums[0] = -1;  /* the caller's out-of-memory flag */
+        return;
+    }
+    for (int64_t n = first; n < last; ++n) {
+        const uint8_t *restrict red = job->images + n * 3 * pixels;
+        const uint8_t *restrict green = red + pixels, *restrict blue = green + pixels;
+        for (int64_t p = 0; p < pixels; ++p) grey[p] = (float)pillow_luma(red[p], green[p], blue[p]);
+        const float factor = job->factor[n];
+        for (int64_t c = 0; c < 3; ++c) {
+            const uint8_t *restrict in = red + c * pixels;
+            uint8_t *restrict out = job->out + (n * 3 + c) * pixels;
+            for (int64_t p = 0; p < pixels; ++p) {
+                /* blend(): (x - grey) * factor + grey in float32, clamped, truncated */
+                float value = ((float)in[p] - grey[p]) * factor;
+                value = value + grey[p];
+                value = value > 0.0f ? value : 0.0f;
+                value = value < 255.0f ? value : 255.0f;
+                out[p] = (uint8_t)(int32_t)value;
+            }
+        }
+    }
+    free(grey);
+}
+
+static void blend_samples(void *argument, int64_t first, int64_t last) {
+    const grey_job *job = (const grey_job *)argument;
+    const int64_t size = job->channels * job->pixels;
+    for (int64_t n = first; n < last; ++n) {
+        const uint8_t *restrict in = job->images + n * size;
+        uint8_t *restrict out = job->out + n * size;
+        const float base = job->base[n], factor = job->factor[n];
+        for (int64_t p = 0; p < size; ++p) {
+            float value = ((float)in[p] - base) * factor;  /* blend(), as blend_lut's table entries */
+            value = value + base;
+            value = value > 0.0f ? value : 0.0f;
+            value = value < 255.0f ? value : 255.0f;
+            out[p] = (uint8_t)(int32_t)value;
+        }
+    }
+}
+
+/* Per-sample sums (int64) of the grey image: the Pillow luma of RGB (C = 3), the channel itself (C = 1). */
+void grey_sums_uint8(const uint8_t *images, int64_t batch, int64_t channels, int64_t pixels, int64_t *sums,
+                     int threads) {
+    grey_job job = {images, channels, pixels, NULL, NULL, sums, NULL};
+    parallel_samples(grey_sum_samples, &job, batch, threads);
+}
+
+/* adjust_saturation of uint8 RGB (B, 3, pixels): each channel blended with the Pillow luma.
+ * Returns 0, or -1 when a thread's grey buffer could not be allocated. */
+int saturation_uint8(const uint8_t *images, int64_t batch, int64_t pixels, const float *factor, uint8_t *out,
+                     int threads) {
+    int64_t failed = 0;
+    grey_job job = {images, 3, pixels, NULL, factor, &failed, out};
+    parallel_samples(saturation_samples, &job, batch, threads);
+    return failed == 0 ? 0 : -1;
+}
+
+/* blend() of uint8 (B, C, pixels) images with one grey level per sample: (x - base[n]) * factor[n]
+ * + base[n] in float32, clamped and truncated (adjust_brightness: base 0; adjust_contrast: the
+ * rounded mean grey), the same float32 operations as blend_lut's 256-entry tables. */
+void blend_uint8(const uint8_t *images, int64_t batch, int64_t channels, int64_t pixels, const float *base,
+                 const float *factor, uint8_t *out, int threads) {
+    grey_job job = {images, channels, pixels, base, factor, NULL, out};
+    parallel_samples(blend_samples, &job, batch, threads);
+}

@@ -4,8 +4,7 @@
  * Compiled by augbench.native with the machine's C compiler (no torch headers) and called
  * through ctypes. Each row gets its own 256-entry lookup table, built with the arithmetic of the
  * torch kernels in augbench.functional.histogram (float64 for both tables), so the results are bit-identical
- * to them; lut_uint8 applies tables made by the caller (the uint8 blends). Rows are shared out
- * over `threads` threads.
+ * to them. Rows are shared out over `threads` threads.
  */
 #include <math.h>
 #include <stdint.h>
@@ -86,25 +85,6 @@ static void equalize_rows(void *argument, int64_t first, int64_t last) {
         }
         apply_lut(row, job->pixels, lut, out);
     }
-}
-
-typedef struct {
-    const uint8_t *images;
-    int64_t pixels;
-    const uint8_t *tables;
-    uint8_t *out;
-} lut_t;
-
-static void lut_rows(void *argument, int64_t first, int64_t last) {
-    const lut_t *job = (const lut_t *)argument;
-    for (int64_t r = first; r < last; ++r)
-        apply_lut(job->images + r * job->pixels, job->pixels, job->tables + r * LEVELS, job->out + r * job->pixels);
-}
-
-/* out[r, i] = tables[r, images[r, i]]: one 256-entry table per row (a sample's blend table). */
-void lut_uint8(const uint8_t *images, int64_t rows, int64_t pixels, const uint8_t *tables, uint8_t *out, int threads) {
-    lut_t job = {images, pixels, tables, out};
-    parallel_samples(lut_rows, &job, rows, threads);
 }
 
 void autocontrast_uint8(const uint8_t *images, int64_t rows, int64_t pixels, uint8_t *out, int threads) {

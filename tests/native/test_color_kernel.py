@@ -1,4 +1,4 @@
-"""The compiled colour jitter (augbench/native/color.c) against its torch fallback: same bits."""
+"""The compiled colour kernels (augbench/native/color.c: jitter, brightness, contrast, saturation) against their torch code: same bits."""
 
 from __future__ import annotations
 
@@ -108,3 +108,16 @@ def test_other_dtypes_and_empty_batches_use_the_torch_chain(compiled) -> None:
     assert torch.equal(F.color_jitter(images, *factors), _color_jitter_torch(images, *factors))
     empty = torch.zeros((0, 3, 5, 5), dtype=torch.uint8)
     assert F.color_jitter(empty, 1.0, 1.0, 1.0, 0.0).shape == empty.shape
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", [(1, 1), (7, 13), (32, 32)])
+def test_brightness_contrast_and_saturation_give_the_torch_bits(compiled, torch_only, channels, size) -> None:
+    generator = torch.Generator().manual_seed(channels + size[0])
+    images = torch.randint(0, 256, (23, channels, *size), dtype=torch.uint8, generator=generator)
+    images[0] = 0
+    images[1] = 255
+    factor = torch.rand(23, generator=generator) * 2.0
+    factor[2], factor[3] = 0.0, 1.0
+    for kernel in (F.adjust_brightness, F.adjust_contrast, F.adjust_saturation):
+        assert torch.equal(kernel(images, factor), torch_only(lambda: kernel(images, factor))), kernel.__name__
