@@ -346,13 +346,13 @@ def _warp_nearest(images: Tensor, matrix: Tensor, out_size: tuple[int, int], fil
     live in reused buffers on the CPU.
     """
     batch, channels, height, width = images.shape
-    tables, fits = _nearest_tables(matrix, out_size, (height, width))
     per_channel_fill = not isinstance(fill, Tensor) or fill.numel() in (1, channels)
     small = height * width < 2**31 and out_size[0] * out_size[1] < 2**31  # int32 offsets in the C kernel
     compiled = library("warp") if images.device.type == "cpu" and images.element_size() in (1, 2, 4, 8) and small else None
-    result = _warp_nearest_compiled(compiled, images, tables, out_size, fill) if compiled is not None and per_channel_fill else None
+    result = _warp_nearest_compiled(compiled, images, matrix, out_size, fill) if compiled is not None and per_channel_fill else None
     if result is not None:
         return result
+    tables, fits = _nearest_tables(matrix, out_size, (height, width))
     dtype = torch.int32 if fits else torch.int64
     col = _fixed_sum(images, tables[0], tables[1], dtype, "warp_columns").clamp_(-1, width).add_(1)
     row = _fixed_sum(images, tables[2], tables[3], dtype, "warp_rows").clamp_(-1, height).add_(1)
@@ -363,19 +363,20 @@ def _warp_nearest(images: Tensor, matrix: Tensor, out_size: tuple[int, int], fil
 
 
 def _warp_nearest_compiled(
-    compiled: ctypes.CDLL, images: Tensor, tables: list[Tensor], out_size: tuple[int, int], fill: Scalar | Sequence[Scalar]
+    compiled: ctypes.CDLL, images: Tensor, matrix: Tensor, out_size: tuple[int, int], fill: Scalar | Sequence[Scalar]
 ) -> Tensor | None:
-    """:func:`_warp_nearest` by ``augbench/native/warp.c``: the same fixed-point sums (in int64,
-    which equals the int32 ones wherever those fit) and element copies, so the same values; the
-    samples shared out over threads (:func:`augbench.native.thread_count`). ``None`` if it ran out of memory."""
+    """:func:`_warp_nearest` by ``augbench/native/warp.c``: the tables of :func:`_nearest_tables`
+    built per sample in C from the float64 matrices (the same float64 and integer operations, the
+    sums in int64, which equal the int32 ones wherever those fit) and the same element copies, so
+    the same values; the samples shared out over threads (:func:`augbench.native.thread_count`).
+    ``None`` if it ran out of memory."""
     images = images.contiguous()
     batch, channels, height, width = images.shape
-    column_by_row, column_by_column, row_by_row, row_by_column = (table.contiguous() for table in tables)
+    matrices = matrix.to(torch.float64).contiguous()
     fill_values = fill_tensor(fill, images, images.dtype).reshape(-1).expand(channels).contiguous()
     out = torch.empty((batch, channels, *out_size), dtype=images.dtype)
-    status = compiled.warp_nearest(
-        images.data_ptr(), images.element_size(), batch, channels, height, width,
-        column_by_row.data_ptr(), column_by_column.data_ptr(), row_by_row.data_ptr(), row_by_column.data_ptr(),
+    status = compiled.warp_nearest_matrix(
+        images.data_ptr(), images.element_size(), batch, channels, height, width, matrices.data_ptr(),
         *out_size, fill_values.data_ptr(), out.data_ptr(), thread_count(out.numel() * out.element_size()),
     )
     return out if status == 0 else None

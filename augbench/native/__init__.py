@@ -78,6 +78,9 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
         # images, element bytes, batch, channels, height, width, the four (B, out) int64 tables,
         # out height, out width, fill (C values), out, threads
         "warp_nearest": [_POINTER, *[_INT64] * 5, *[_POINTER] * 4, _INT64, _INT64, _POINTER, _POINTER, _INT],
+        # images, element bytes, batch, channels, height, width, matrices (B, 6) float64, out height,
+        # out width, fill (C values), out, threads
+        "warp_nearest_matrix": [_POINTER, *[_INT64] * 5, _POINTER, _INT64, _INT64, _POINTER, _POINTER, _INT],
     },
     "sequence": {
         # items, batch, width, offsets, eta, out, threads
@@ -92,7 +95,8 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
 }
 """Each C source of this package (``<name>.c``) and the argument types of its functions."""
 RETURNS: dict[str, type | None] = {
-    "resample_fixed_uint8": ctypes.c_int, "warp_nearest": ctypes.c_int, "saturation_uint8": ctypes.c_int,
+    "resample_fixed_uint8": ctypes.c_int, "warp_nearest": ctypes.c_int, "warp_nearest_matrix": ctypes.c_int,
+    "saturation_uint8": ctypes.c_int,
     **dict.fromkeys(("seq_crop", "seq_mask", "seq_reorder", "seq_smallest"), ctypes.c_int),
 }
 """Functions that return a status (0: done); the others return nothing."""

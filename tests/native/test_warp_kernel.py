@@ -25,6 +25,7 @@ def _images(dtype: torch.dtype, shape=(6, 3, 13, 17)) -> torch.Tensor:
 
 CALLS = {
     "rotate": lambda x: F.rotate(x, torch.linspace(-170, 170, len(x))),
+    "rotate-right-angles": lambda x: F.rotate(x, torch.tensor([0.0, 90.0, 180.0, 270.0, -90.0, 360.0])[: len(x)]),
     "rotate-expand-fill": lambda x: F.rotate(x, 33.0, expand=True, fill=[1, 0, 1]),
     "affine": lambda x: F.affine(x, torch.linspace(-20, 20, len(x)), [2.0, -3.0], 1.2, [10.0, -4.0], fill=1),
     "scale-only": lambda x: F.affine(x, 0.0, [0.5, -1.5], torch.linspace(0.6, 1.4, len(x)), [0.0, 0.0]),
