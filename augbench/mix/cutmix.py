@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import torch
 from torch import Tensor
 
 from augbench.distributions import beta
 from augbench.mix.base import MIXERS, Mixer, check_alpha, gather_samples, uniform_index
+from augbench.native import library, thread_count
 from augbench.random import Params
 
 __all__ = ["CutMix", "centred_box", "paste_box"]
@@ -81,6 +84,28 @@ def _copy_boxes(images: Tensor, index: Tensor, params: Params) -> tuple[Tensor, 
             mixed[sample][box] = images[partner][box]
     area = (params.height * params.width).to(torch.float32)
     return mixed, 1.0 - area / float(images.shape[-2] * images.shape[-1])
+
+
+def _compiled_layout(images: Tensor) -> bool:
+    """Whether ``mixing.c`` takes ``images``: a non-empty contiguous ``(B, C, H, W)`` CPU batch of
+    1-, 2-, 4- or 8-byte elements (a channels-last batch keeps its layout on the torch path)."""
+    return (
+        images.device.type == "cpu" and images.ndim == 4 and images.numel() > 0 and images.is_contiguous()
+        and images.element_size() in (1, 2, 4, 8) and not images.is_complex()
+    )
+
+
+def _paste_boxes_compiled(compiled: ctypes.CDLL, images: Tensor, index: Tensor, params: Params) -> tuple[Tensor, Tensor]:
+    """:func:`paste_box` with ``partner_images = images[index]`` by ``augbench/native/mixing.c``:
+    each sample copied, then its partner's box rows copied over it (the same elements)."""
+    entries = [entry.to(torch.int64).contiguous() for entry in (index, params.top, params.left, params.height, params.width)]
+    out = torch.empty_like(images)
+    compiled.paste_boxes(
+        images.data_ptr(), images.element_size(), *images.shape, *(entry.data_ptr() for entry in entries),
+        out.data_ptr(), thread_count(images.numel() * images.element_size()),
+    )
+    area = (params.height * params.width).to(torch.float32)
+    return out, 1.0 - area / float(images.shape[-2] * images.shape[-1])
 
 
 def _paste_box_into(partner_images: Tensor, images: Tensor, params: Params) -> tuple[Tensor, Tensor]:
@@ -183,6 +208,9 @@ class CutMix(Mixer):
     def _mix_indexed(self, images: Tensor, index: Tensor, params: Params) -> tuple[Tensor, Tensor]:
         if type(self).mix is not CutMix.mix:  # a subclass mixes its own way
             return super()._mix_indexed(images, index, params)
+        compiled = library("mixing") if _compiled_layout(images) else None
+        if compiled is not None:
+            return _paste_boxes_compiled(compiled, images, index, params)
         if (
             images.device.type == "cpu"
             and torch.get_num_threads() == 1

@@ -82,6 +82,11 @@ SIGNATURES: dict[str, dict[str, list[type]]] = {
         # out width, fill (C values), out, threads
         "warp_nearest_matrix": [_POINTER, *[_INT64] * 5, _POINTER, _INT64, _INT64, _POINTER, _POINTER, _INT],
     },
+    "mixing": {
+        # images, element bytes, batch, channels, height, width, index, top, left, box height,
+        # box width (each (B,) int64), out, threads
+        "paste_boxes": [_POINTER, *[_INT64] * 5, *[_POINTER] * 6, _INT],
+    },
     "sequence": {
         # items, batch, width, offsets, eta, out, threads
         "seq_crop": [_POINTER, _INT64, _INT64, _POINTER, ctypes.c_double, _POINTER, _INT],
