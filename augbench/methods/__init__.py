@@ -1,6 +1,7 @@
 """Training methods (one file per method), their registry, presets and specs."""
 
 from augbench.methods.adautomix import AdAutoMix
+from augbench.methods.amcl import AMCL
 from augbench.methods.augmix_jsd import AugMixJSD
 from augbench.methods.automix import AutoMix
 from augbench.methods.base import METHODS, Method, Phase
@@ -28,6 +29,7 @@ from augbench.methods.untrained import Untrained
 __all__ = [
     "METHODS",
     "AdAutoMix",
+    "AMCL",
     "AugMixJSD",
     "AutoMix",
     "CoresetAug",
