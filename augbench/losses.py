@@ -14,7 +14,9 @@ from torch import Tensor
 
 from augbench.errors import InputTypeError, InputValueError
 
-__all__ = ["kd_kl_divergence", "masked_cross_entropy", "masked_kl_divergence", "nt_xent", "soft_cross_entropy"]
+__all__ = ["cross_view_info_nce", "gaussian_mmd", "info_nce", "kd_kl_divergence", "masked_cross_entropy", "masked_kl_divergence", "nt_xent", "soft_cross_entropy",
+           "temporal_info_nce", "contrastive_pair_loss", "mixed_pair_loss",
+           "view_pair_logits", "dot_nt_xent"]
 
 
 def _check_logits(logits: object, name: str, who: str) -> Tensor:
@@ -224,3 +226,344 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
     similarity = similarity.masked_fill(self_mask, float("-inf"))
     positives = torch.arange(2 * batch, device=z.device).roll(batch)
     return nnf.cross_entropy(similarity, positives)
+
+
+def info_nce(
+    queries: Tensor, keys: Tensor, negatives: Tensor, temperature: float = 0.2, extra_negatives: Tensor | None = None
+) -> Tensor:
+    """MoCo's InfoNCE: each query against its key, a shared bank of negatives and optional negatives of its own.
+
+    ``logits[b] = [q_b . k_b, q_b . n_1, ..., q_b . n_K, q_b . e_b1, ..., q_b . e_bM] / T`` and
+    ``loss = mean_b -log softmax(logits[b])[0]``: the positive is column 0. ``negatives`` (MoCo's
+    queue) are shared by every query; ``extra_negatives[b]`` belong to query ``b`` only (MoCHi's
+    mixed hard negatives). The embeddings are used as given: pass unit rows for cosine logits
+    (no normalisation here, so nothing is normalised twice), and detach the negatives that must
+    not learn (a queue is a buffer; MoCHi's synthetic negatives are built without gradient).
+
+    References: He et al., "Momentum Contrast for Unsupervised Visual Representation Learning",
+    CVPR 2020 (arXiv:1911.05722), eq. (1); Kalantidis et al., "Hard Negative Mixing for Contrastive
+    Learning", NeurIPS 2020 (arXiv:2010.01028), sec. 4.
+
+    Args:
+        queries: the queries ``q``.
+        keys: their positive keys ``k``, row ``b`` the positive of ``queries[b]``.
+        negatives: the shared negatives.
+        temperature: ``T > 0`` (MoCo v1 0.07, MoCo v2 0.2).
+        extra_negatives: per-query negatives, or ``None`` (``M = 0``).
+
+    Shape:
+        ``queries`` and ``keys`` ``(B, D)`` float, ``negatives`` ``(K, D)``, ``extra_negatives``
+        ``(B, M, D)`` -> a scalar of the queries' dtype.
+
+    >>> q = torch.tensor([[1.0, 0.0]])
+    >>> round(info_nce(q, q, torch.tensor([[0.0, 1.0]]), temperature=1.0).item(), 4)  # -log(e / (e + 1))
+    0.3133
+    """
+    who = "info_nce"
+    _check_logits(queries, "queries", who)
+    _check_logits(keys, "keys", who)
+    _check_same_shape(queries, keys, ("queries", "keys"), who)
+    _check_logits(negatives, "negatives", who)
+    dim = queries.shape[1]
+    if negatives.shape[1] != dim:
+        raise InputValueError(f"{who}: negatives {tuple(negatives.shape)} must be (K, {dim}) to match queries")
+    _check_temperature(temperature, who)
+    columns = [(queries * keys).sum(1, keepdim=True), queries @ negatives.T]
+    if extra_negatives is not None:
+        if not isinstance(extra_negatives, Tensor) or extra_negatives.ndim != 3 \
+                or extra_negatives.shape[::2] != (queries.shape[0], dim):
+            shape = tuple(extra_negatives.shape) if isinstance(extra_negatives, Tensor) else type(extra_negatives).__name__
+            raise InputValueError(f"{who}: extra_negatives {shape} must be (B, M, D) = ({queries.shape[0]}, M, {dim})")
+        columns.append(torch.einsum("bd,bmd->bm", queries, extra_negatives))
+    logits = torch.cat(columns, dim=1) / temperature
+    return nnf.cross_entropy(logits, torch.zeros(queries.shape[0], dtype=torch.int64, device=queries.device))
+
+
+def cross_view_info_nce(anchors: Tensor, candidates: Tensor, temperature: float = 1.0) -> Tensor:
+    """In-batch InfoNCE from one view to the other: each anchor picks its own row among the candidates.
+
+    ``s[i, j] = cos(a_i, c_j) / T`` and ``loss = mean_i -log( exp(s[i, i]) / sum_j exp(s[i, j]) )``:
+    the positive of anchor ``i`` is candidate ``i`` (the other view of the same sample), the
+    negatives are the other ``B - 1`` candidates; anchors are never compared with each other
+    (unlike :func:`nt_xent`). When every row points the same way the loss is ``log B``.
+
+    Reference: van den Oord et al., "Representation Learning with Contrastive Predictive Coding",
+    2018 (arXiv:1807.03748); the form (cosine, one direction, T = 1) of AutoTCL's official code
+    (``models/losses.py``, ``InfoNCE``; Zheng et al., ICLR 2024).
+
+    Args:
+        anchors: embeddings of the first view.
+        candidates: embeddings of the second view, row ``b`` the same sample as ``anchors[b]``.
+        temperature: ``T > 0`` (AutoTCL uses 1).
+
+    Shape:
+        ``(B, D)`` float each, ``B >= 1`` -> a scalar of the embeddings' dtype.
+
+    >>> z = torch.ones(4, 3)
+    >>> round(cross_view_info_nce(z, z).item(), 4) == round(torch.log(torch.tensor(4.0)).item(), 4)
+    True
+    """
+    who = "cross_view_info_nce"
+    _check_logits(anchors, "anchors", who)
+    _check_logits(candidates, "candidates", who)
+    _check_same_shape(anchors, candidates, ("anchors", "candidates"), who)
+    _check_temperature(temperature, who)
+    similarity = nnf.normalize(anchors, dim=1) @ nnf.normalize(candidates, dim=1).T / temperature
+    return nnf.cross_entropy(similarity, torch.arange(anchors.shape[0], device=anchors.device))
+
+
+def temporal_info_nce(steps1: Tensor, steps2: Tensor, temperature: float = 1.0) -> Tensor:
+    """TS2Vec's temporal contrast between two time-aligned views: a step's positive is the same step of the other view.
+
+    Per series ``b``, the ``2L`` step embeddings ``z = [steps1[b]; steps2[b]]`` are compared by
+    cosine similarity over ``T``; anchor step ``t`` of one view has the positive ``t`` of the
+    other view and the ``2L - 2`` other steps of the same series (both views) as negatives, the
+    self-similarity excluded: NT-Xent (:func:`nt_xent`) over the steps of one series, averaged
+    over all ``2 B L`` anchors. Series with one step give 0 (no negatives).
+
+    Reference: Yue et al., "TS2Vec: Towards Universal Representation of Time Series", AAAI 2022
+    (arXiv:2106.10466), eq. (1) (``temporal_contrastive_loss``; TS2Vec compares raw dot products,
+    here cosine over ``T`` as in AutoTCL's instance loss).
+
+    Args:
+        steps1: per-step embeddings of the first view.
+        steps2: per-step embeddings of the second view, aligned in time with ``steps1``.
+        temperature: ``T > 0``.
+
+    Shape:
+        ``(B, L, D)`` float each, ``B, L >= 1`` -> a scalar of the embeddings' dtype.
+
+    >>> z = torch.ones(2, 5, 3)
+    >>> round(temporal_info_nce(z, z).item(), 4) == round(torch.log(torch.tensor(9.0)).item(), 4)
+    True
+    """
+    who = "temporal_info_nce"
+    for name, steps in (("steps1", steps1), ("steps2", steps2)):
+        if not isinstance(steps, Tensor) or not steps.is_floating_point():
+            kind = f"dtype {steps.dtype}" if isinstance(steps, Tensor) else type(steps).__name__
+            raise InputTypeError(f"{who}: {name} must be a floating tensor, got {kind}; convert with .float()")
+        if steps.ndim != 3 or steps.shape[0] == 0 or steps.shape[1] == 0:
+            raise InputValueError(f"{who}: {name} must be (B, L, D) with B, L >= 1, got shape {tuple(steps.shape)}")
+    _check_same_shape(steps1, steps2, ("steps1", "steps2"), who)
+    _check_temperature(temperature, who)
+    length = steps1.shape[1]
+    if length == 1:
+        return steps1.sum() * 0.0
+    z = nnf.normalize(torch.cat([steps1, steps2], dim=1), dim=2)  # (B, 2L, D)
+    similarity = (z @ z.transpose(1, 2)) / temperature  # (B, 2L, 2L)
+    self_mask = torch.eye(2 * length, dtype=torch.bool, device=z.device)
+    similarity = similarity.masked_fill(self_mask, float("-inf"))
+    positives = torch.arange(2 * length, device=z.device).roll(length).expand(steps1.shape[0], -1)
+    return nnf.cross_entropy(similarity.flatten(0, 1), positives.flatten())
+
+
+def gaussian_mmd(source: Tensor, target: Tensor, kernels: int = 5, multiplier: float = 2.0) -> Tensor:
+    """Squared maximum mean discrepancy between two batches under a sum of Gaussian kernels.
+
+    With the ``n = 2B`` points ``u = [source; target]`` and squared distances ``d_ij``, the base
+    width is the mean off-diagonal distance ``w = sum d / (n^2 - n)`` (no gradient) divided by
+    ``multiplier ** (kernels // 2)``; ``k(u_i, u_j) = sum_m exp(-d_ij / (w * multiplier^m))`` for
+    ``m = 0..kernels-1``, and the biased (V-statistic) estimate is
+    ``mean(K_ss) + mean(K_tt) - 2 mean(K_st)``. It is exactly 0 when ``source`` equals ``target``
+    and positive when the two batches differ as sets.
+
+    Reference: Gretton et al., "A Kernel Two-Sample Test", JMLR 2012; the multi-width kernel of
+    Long et al., "Learning Transferable Features with Deep Adaptation Networks", ICML 2015, as
+    AutoTCL's official code uses it (``models/losses.py``, ``mmdx``; Zheng et al., ICLR 2024).
+
+    Args:
+        source: the first batch of embeddings.
+        target: the second batch (the same ``D``; ``B`` may differ).
+        kernels: number of Gaussian widths, >= 1 (5).
+        multiplier: ratio between consecutive widths, > 1 (2).
+
+    Shape:
+        ``(B1, D)`` and ``(B2, D)`` float -> a scalar of the embeddings' dtype, >= 0 up to rounding.
+
+    >>> x = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    >>> gaussian_mmd(x, x).item(), gaussian_mmd(x, x + 1.0).item() > 0
+    (0.0, True)
+    """
+    who = "gaussian_mmd"
+    _check_logits(source, "source", who)
+    _check_logits(target, "target", who)
+    if source.shape[1] != target.shape[1]:
+        raise InputValueError(f"{who}: source {tuple(source.shape)} and target {tuple(target.shape)} need the same D")
+    if isinstance(kernels, bool) or not isinstance(kernels, int) or kernels < 1:
+        raise InputValueError(f"{who}: kernels={kernels!r} must be a whole number >= 1, e.g. 5")
+    if not multiplier > 1:
+        raise InputValueError(f"{who}: multiplier={multiplier!r} must be > 1, e.g. 2.0")
+    points = torch.cat([source, target])
+    count = points.shape[0]
+    distances = (points[:, None, :] - points[None, :, :]).pow(2).sum(-1)  # (n, n)
+    width = distances.detach().sum() / max(count * count - count, 1) / multiplier ** (kernels // 2)
+    width = width.clamp(min=torch.finfo(points.dtype).tiny)
+    kernel = sum(torch.exp(-distances / (width * multiplier**m)) for m in range(kernels))
+    size = source.shape[0]
+    return kernel[:size, :size].mean() + kernel[size:, size:].mean() - 2.0 * kernel[:size, size:].mean()
+
+
+def _unit_distances(first: Tensor, second: Tensor) -> Tensor:
+    """``(N, M)`` Euclidean distances between the L2-normalised rows of ``(N, D)`` ``first`` and
+    ``(M, D)`` ``second``: ``sqrt(2 - 2 cos)``."""
+    return _root((2.0 - 2.0 * nnf.normalize(first, dim=-1) @ nnf.normalize(second, dim=-1).T).clamp_min(0.0))
+
+
+def _root(squared: Tensor) -> Tensor:
+    """``sqrt`` that is exactly 0 with a zero (not infinite) gradient where ``squared`` is 0."""
+    positive = squared > 0
+    return torch.where(positive, torch.where(positive, squared, 1.0).sqrt(), 0.0)
+
+
+def _mean_nonzero(terms: Tensor) -> Tensor:
+    """Mean over the strictly positive entries (pytorch-metric-learning's ``AvgNonZeroReducer``); 0 when none."""
+    active = (terms > 0).sum()
+    return terms.sum() / active.clamp_min(1).to(terms.dtype)
+
+
+def _check_margin(margin: float, who: str) -> None:
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin <= 2:
+        raise InputValueError(
+            f"{who}: margin={margin!r} must be in (0, 2] (unit embeddings are at most 2 apart), e.g. 0.5"
+        )
+
+
+def contrastive_pair_loss(embeddings: Tensor, labels: Tensor, margin: float = 0.5) -> Tensor:
+    """The contrastive loss of deep metric learning over every pair of a batch (Metrix's clean loss).
+
+    With ``d_ij = || e_i / |e_i| - e_j / |e_j| ||`` (Euclidean distance of the L2-normalised
+    embeddings), every ordered pair ``i != j`` of the same label is a positive with term ``d_ij``,
+    every pair of different labels a negative with term ``[margin - d_ij]_+``, and
+
+    ``loss = mean_{nonzero}(positive terms) + mean_{nonzero}(negative terms)``,
+
+    each part averaged over its non-zero terms only (0 when it has none): the defaults of
+    pytorch-metric-learning's ``ContrastiveLoss(pos_margin=0, neg_margin=0.5)`` with
+    ``AvgNonZeroReducer``, as Metrix's official code uses them.
+
+    References: Hadsell, Chopra and LeCun, "Dimensionality Reduction by Learning an Invariant
+    Mapping", CVPR 2006; Venkataramanan et al., "It Takes Two to Tango: Mixup for Deep Metric
+    Learning", ICLR 2022 (arXiv:2106.04990), eq. (2).
+
+    Args:
+        embeddings: one embedding per sample, any scale (rows are normalised here).
+        labels: class of each sample (only equality matters).
+        margin: the negative margin in (0, 2], 0.5.
+
+    Shape:
+        ``embeddings`` ``(B, D)`` float, ``labels`` ``(B,)`` integer -> a scalar of the embeddings' dtype.
+
+    >>> e = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> contrastive_pair_loss(e, torch.tensor([0, 0, 1])).item()  # positives at 0, negatives sqrt(2) > 0.5 apart
+    0.0
+    """
+    who = "contrastive_pair_loss"
+    _check_logits(embeddings, "embeddings", who)
+    if not isinstance(labels, Tensor) or labels.shape != (embeddings.shape[0],) or labels.is_floating_point():
+        shape = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
+        raise InputValueError(f"{who}: labels must be ({embeddings.shape[0]},) integer class indices, got {shape}")
+    _check_margin(margin, who)
+    distances = _unit_distances(embeddings, embeddings)
+    same = labels[:, None] == labels[None, :]
+    others = ~torch.eye(labels.shape[0], dtype=torch.bool, device=embeddings.device)
+    positive = torch.where(same & others, distances, 0.0)
+    negative = torch.where(~same, (margin - distances).clamp_min(0.0), 0.0)
+    return _mean_nonzero(positive) + _mean_nonzero(negative)
+
+
+def mixed_pair_loss(anchors: Tensor, mixed: Tensor, lam: Tensor | float, margin: float = 0.5) -> Tensor:
+    """Metrix's loss of mixed embeddings against their clean anchors: an interpolated pair target.
+
+    Row ``t`` pairs a clean anchor ``a_t`` with a mixed embedding ``m_t`` made from a positive
+    (weight ``lam``) and a negative (weight ``1 - lam``) of that anchor. With
+    ``d_t = || a_t / |a_t| - m_t / |m_t| ||`` the two parts are
+
+    ``lam * d_t`` (positive) and ``(1 - lam) * [margin - d_t]_+`` (negative),
+
+    each averaged over its non-zero terms and summed, as :func:`contrastive_pair_loss` reduces
+    the clean pairs. The *target* is interpolated, not the distance; at ``lam = 1`` the negative
+    part vanishes and the loss is the clean positive term of the pairs ``(a_t, m_t)``.
+
+    Reference: Venkataramanan et al., ICLR 2022 (arXiv:2106.04990), eq. (6) for the contrastive
+    loss; official code ``mixup/losses.py`` (``loss_posneg_mixup``).
+
+    Args:
+        anchors: the clean anchor embeddings (gradients flow into them too).
+        mixed: the mixed embeddings, row ``t`` paired with ``anchors[t]``.
+        lam: the positive's interpolation weight in [0, 1]: a float, a 0-d tensor or one per row.
+        margin: the negative margin in (0, 2], 0.5.
+
+    Shape:
+        ``anchors`` and ``mixed`` ``(T, D)`` float, ``lam`` scalar or ``(T,)`` -> a scalar.
+
+    >>> a = torch.tensor([[1.0, 0.0]])
+    >>> round(mixed_pair_loss(a, torch.tensor([[0.0, 1.0]]), 1.0).item(), 4)  # lam = 1: the distance sqrt(2)
+    1.4142
+    """
+    who = "mixed_pair_loss"
+    _check_logits(anchors, "anchors", who)
+    _check_logits(mixed, "mixed", who)
+    _check_same_shape(anchors, mixed, ("anchors", "mixed"), who)
+    _check_margin(margin, who)
+    if isinstance(lam, (int, float)) and not isinstance(lam, bool) and not 0 <= lam <= 1:
+        raise InputValueError(f"{who}: lam={lam!r} must lie in [0, 1]")
+    weight = torch.as_tensor(lam, dtype=anchors.dtype, device=anchors.device)
+    if weight.ndim not in (0, 1) or (weight.ndim == 1 and weight.shape[0] != anchors.shape[0]):
+        raise InputValueError(f"{who}: lam must be a scalar or ({anchors.shape[0]},), got shape {tuple(weight.shape)}")
+    cosine = (nnf.normalize(anchors, dim=1) * nnf.normalize(mixed, dim=1)).sum(1)
+    distances = _root((2.0 - 2.0 * cosine).clamp_min(0.0))
+    positive = weight * distances
+    negative = (1.0 - weight) * (margin - distances).clamp_min(0.0)
+    return _mean_nonzero(positive) + _mean_nonzero(negative)
+
+
+def view_pair_logits(z1: Tensor, z2: Tensor, temperature: float = 1.0, cosine: bool = False) -> Tensor:
+    """The ``(2B, 2B)`` similarity logits of two views' embeddings, self-similarity ``-inf``.
+
+    ``z = [z1; z2]`` and ``logits[i, j] = s(z_i, z_j) / T`` with ``s`` the dot product (or the
+    cosine when ``cosine``); the diagonal is ``-inf``. The positive of row ``i`` is column
+    ``(i + B) mod 2B`` (the other view of the same sample); the other ``2B - 2`` columns are its
+    negatives. The form of the in-batch InfoNCE of CL4SRec / DuoRec / MCLRec's code
+    (``info_nce``, ``sim='dot'`` or ``'cos'``), shared by :func:`dot_nt_xent` and losses that
+    read positives and negatives separately (MCLRec's margin regulariser).
+
+    Shape:
+        ``(B, D)`` float each, ``B >= 1`` -> ``(2B, 2B)`` of their dtype.
+
+    >>> view_pair_logits(torch.eye(2), torch.eye(2))
+    tensor([[-inf, 0., 1., 0.],
+            [0., -inf, 0., 1.],
+            [1., 0., -inf, 0.],
+            [0., 1., 0., -inf]])
+    """
+    who = "view_pair_logits"
+    _check_logits(z1, "z1", who)
+    _check_logits(z2, "z2", who)
+    _check_same_shape(z1, z2, ("z1", "z2"), who)
+    _check_temperature(temperature, who)
+    z = torch.cat([z1, z2])
+    if cosine:
+        z = nnf.normalize(z, dim=1)
+    logits = (z @ z.T) / temperature
+    return logits.masked_fill(torch.eye(z.shape[0], dtype=torch.bool, device=z.device), float("-inf"))
+
+
+def dot_nt_xent(z1: Tensor, z2: Tensor, temperature: float = 1.0, cosine: bool = False) -> Tensor:
+    """In-batch InfoNCE over two views with **dot-product** logits (NT-Xent without the normalisation).
+
+    ``loss = mean_i -log softmax(view_pair_logits(z1, z2, T))[i, (i + B) mod 2B]`` over all ``2B``
+    anchors: each embedding's positive is the other view of its sample, the ``2B - 2`` other
+    embeddings are negatives. With ``cosine=True`` it equals :func:`nt_xent`. CL4SRec (Xie et
+    al., ICDE 2022, arXiv:2010.14395) and MCLRec (Qin et al., SIGIR 2023) use dot products with
+    ``T = 1`` on the sequence representations.
+
+    Shape:
+        ``(B, D)`` float each, ``B >= 1`` -> a scalar of their dtype.
+
+    >>> z = torch.zeros(3, 4)
+    >>> round(dot_nt_xent(z, z).item(), 4) == round(torch.log(torch.tensor(5.0)).item(), 4)
+    True
+    """
+    logits = view_pair_logits(z1, z2, temperature, cosine)
+    batch = z1.shape[0]
+    return nnf.cross_entropy(logits, torch.arange(2 * batch, device=logits.device).roll(batch))

@@ -3,8 +3,10 @@
 from augbench.methods.adautomix import AdAutoMix
 from augbench.methods.amcl import AMCL
 from augbench.methods.augmix_jsd import AugMixJSD
+from augbench.methods.autotcl import AutoTCL, TSContrastive
 from augbench.methods.automix import AutoMix
 from augbench.methods.base import METHODS, Method, Phase
+from augbench.methods.cabkws import CABKWS
 from augbench.methods.coreset_aug import CoresetAug
 from augbench.methods.dann import DANN
 from augbench.methods.kd import KnowledgeDistillation
@@ -13,6 +15,8 @@ from augbench.methods.madaug import MADAug
 from augbench.methods.manifold_mixup import ManifoldMixup
 from augbench.methods.mcmc_invariance import MCMCInvariance, UniformInvariance
 from augbench.methods.mix_supervised import MixSupervised
+from augbench.methods.moco import MoCo
+from augbench.methods.mochi import MoCHi
 from augbench.methods.multiaugs import MultiAugs
 from augbench.methods.noise_mask import NoiseMask
 from augbench.methods.puzzlemix import PuzzleMixSupervised
@@ -31,7 +35,9 @@ __all__ = [
     "AdAutoMix",
     "AMCL",
     "AugMixJSD",
+    "CABKWS",
     "AutoMix",
+    "AutoTCL",
     "CoresetAug",
     "DANN",
     "KnowledgeDistillation",
@@ -42,6 +48,8 @@ __all__ = [
     "Method",
     "MethodContext",
     "MixSupervised",
+    "MoCo",
+    "MoCHi",
     "MultiAugs",
     "NoiseMask",
     "Phase",
@@ -50,6 +58,7 @@ __all__ = [
     "SimCLR",
     "SSALEnsembles",
     "Supervised",
+    "TSContrastive",
     "TTA",
     "TransMixSupervised",
     "UniformInvariance",
