@@ -7,12 +7,15 @@ from augbench.methods.autotcl import AutoTCL, TSContrastive
 from augbench.methods.automix import AutoMix
 from augbench.methods.base import METHODS, Method, Phase
 from augbench.methods.cabkws import CABKWS
+from augbench.methods.cl4srec import CL4SRec
 from augbench.methods.coreset_aug import CoresetAug
 from augbench.methods.dann import DANN
 from augbench.methods.kd import KnowledgeDistillation
 from augbench.methods.fixmatch import FixMatch
 from augbench.methods.madaug import MADAug
+from augbench.methods.halp import HaLP
 from augbench.methods.manifold_mixup import ManifoldMixup
+from augbench.methods.mclrec import MCLRec
 from augbench.methods.mcmc_invariance import MCMCInvariance, UniformInvariance
 from augbench.methods.mix_supervised import MixSupervised
 from augbench.methods.moco import MoCo
@@ -37,6 +40,7 @@ __all__ = [
     "AugMixJSD",
     "CABKWS",
     "AutoMix",
+    "CL4SRec",
     "AutoTCL",
     "CoresetAug",
     "DANN",
@@ -44,12 +48,14 @@ __all__ = [
     "FixMatch",
     "MADAug",
     "ManifoldMixup",
+    "MCLRec",
     "MCMCInvariance",
     "Method",
     "MethodContext",
     "MixSupervised",
     "MoCo",
     "MoCHi",
+    "HaLP",
     "MultiAugs",
     "NoiseMask",
     "Phase",
