@@ -18,6 +18,7 @@ from augbench.methods.manifold_mixup import ManifoldMixup
 from augbench.methods.mclrec import MCLRec
 from augbench.methods.mcmc_invariance import MCMCInvariance, UniformInvariance
 from augbench.methods.mix_supervised import MixSupervised
+from augbench.methods.early_mix import EarlyStoppedMix
 from augbench.methods.moco import MoCo
 from augbench.methods.mochi import MoCHi
 from augbench.methods.multiaugs import MultiAugs
@@ -28,6 +29,7 @@ from augbench.methods.simclr import SimCLR
 from augbench.methods.ssal_ensembles import SSALEnsembles
 from augbench.methods.spec import MethodContext, build_method, method_names, presets, resolve_method
 from augbench.methods.supervised import Supervised
+from augbench.methods.swav import SwAV
 from augbench.methods.transmix import TransMixSupervised
 from augbench.methods.tta import TTA
 from augbench.methods.uda import UDA
@@ -53,6 +55,7 @@ __all__ = [
     "Method",
     "MethodContext",
     "MixSupervised",
+    "EarlyStoppedMix",
     "MoCo",
     "MoCHi",
     "HaLP",
@@ -64,6 +67,7 @@ __all__ = [
     "SimCLR",
     "SSALEnsembles",
     "Supervised",
+    "SwAV",
     "TSContrastive",
     "TTA",
     "TransMixSupervised",
