@@ -9,7 +9,10 @@ Example (``configs/semi_digits.yaml``)::
     seeds: 3                            # a count (0, 1, 2) or a list
     epochs: 60
     labeled_per_class: 5                # data spec: train_size | labeled_per_class, val_size,
-    unlabeled: rest                     #   test_size, unlabeled, ratio, target
+    unlabeled: rest                     #   test_size, unlabeled, ratio, target,
+                                        #   train_classes + test_classes (disjoint),
+                                        #   inlier_class (one-class anomaly detection)
+    inlier_classes: [0, 1, 2]           # one-class runs: one per inlier class (x seeds)
     ratio: 7
     optimizer: {type: sgd, lr: 0.03}    # specs; lr/momentum/weight_decay set SGD's options
     evaluations: [calibration]          # optional evaluations beyond the methods' own
@@ -25,7 +28,7 @@ option or evaluation fails with one line naming the key, before anything trains.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +67,13 @@ DEFAULT_MODELS = {
 """The model a dataset gets when an experiment names none (``auto`` for any other dataset: a
 model sized to its input, :func:`augbench.models.auto_model`)."""
 
-DATA_KEYS = ("train_size", "labeled_per_class", "val_size", "test_size", "unlabeled", "ratio", "target")
+DATA_KEYS = ("train_size", "labeled_per_class", "val_size", "test_size", "unlabeled", "ratio", "target",
+             "train_classes", "test_classes", "inlier_class")
 """Experiment keys that make up the data spec."""
 _RUN_KEYS = ("epochs", "batch_size")
 _SGD_KEYS = ("lr", "momentum", "weight_decay")
 _KEYS = {"name", "datasets", "models", "methods", "seeds", "evaluations", "data_root", "optimizer", "schedule",
-         "metric", *DATA_KEYS, *_RUN_KEYS, *_SGD_KEYS}
+         "metric", "inlier_classes", *DATA_KEYS, *_RUN_KEYS, *_SGD_KEYS}
 
 
 @dataclass(frozen=True)
@@ -97,21 +101,27 @@ class Experiment:
     evaluations: tuple[str, ...] = ("calibration",)
     data_root: str | None = None
     metric: str = "test_accuracy"
+    inlier_classes: tuple[int, ...] = ()
+    """The one-class protocol over several classes: every run is repeated with
+    ``data.inlier_class`` set to each of them (the summary averages a seed's classes)."""
 
     def runs(self) -> list[RunSpec]:
-        """dataset x model x method x seed, in that nesting order (specs resolved and checked)."""
+        """dataset x model x method x seed (x inlier class), in that nesting order (specs
+        resolved and checked)."""
+        datas = [replace(self.data, inlier_class=k) for k in self.inlier_classes] or [self.data]
         runs = []
         for dataset in self.datasets:
             models = self.models or (DEFAULT_MODELS.get(spec_type(dataset, "dataset"), "auto"),)
             for model in models:
                 for method in self.methods:
                     for seed in self.seeds:
-                        runs.append(RunSpec.create(
-                            dataset=dataset, model=model, method=method.spec, label=method.label, seed=seed,
-                            data=self.data, epochs=self.epochs, batch_size=self.batch_size,
-                            optimizer=self.optimizer, schedule=self.schedule, evaluations=self.evaluations,
-                            data_root=self.data_root,
-                        ))
+                        for data in datas:
+                            runs.append(RunSpec.create(
+                                dataset=dataset, model=model, method=method.spec, label=method.label, seed=seed,
+                                data=data, epochs=self.epochs, batch_size=self.batch_size,
+                                optimizer=self.optimizer, schedule=self.schedule, evaluations=self.evaluations,
+                                data_root=self.data_root,
+                            ))
         return runs
 
 
@@ -151,6 +161,21 @@ def _seeds(value: Any) -> tuple[int, ...]:
     if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         return tuple(value)
     raise ConfigError(f"experiment key 'seeds': expected a count >= 1 or a list of ints, got {value!r}")
+
+
+def _inlier_classes(data: Mapping[str, Any]) -> tuple[int, ...]:
+    """The experiment's ``inlier_classes`` (distinct class indices >= 0), or ``()`` without it."""
+    value = data.get("inlier_classes")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value or len(set(value)) != len(value) or not all(
+        isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in value
+    ):
+        raise ConfigError(f"experiment key 'inlier_classes': expected a non-empty list of distinct class indices >= 0, "
+                          f"got {value!r}")
+    if data.get("inlier_class") is not None:
+        raise ConfigError("experiment keys 'inlier_class' and 'inlier_classes' conflict; give the list only")
+    return tuple(value)
 
 
 def _data_spec(data: Mapping[str, Any], base_dir: Path | None) -> DataSpec:
@@ -222,6 +247,7 @@ def parse_experiment(data: Any, base_dir: Path | None = None) -> Experiment:
         evaluations=tuple(evaluations),
         data_root=_resolve_path(data["data_root"], base_dir) if data.get("data_root") is not None else None,
         metric=metric,
+        inlier_classes=_inlier_classes(data),
     )
     check_experiment(experiment)
     return experiment

@@ -172,13 +172,25 @@ class SummaryRow:
 def summarize(
     specs: Sequence[RunSpec], store: Store, metric: str = "test_accuracy", higher_is_better: bool = True
 ) -> list[SummaryRow]:
-    """One row per (dataset, model, method label), in the order they first appear in ``specs``."""
+    """One row per (dataset, model, method label), in the order they first appear in ``specs``.
+
+    Under the one-class protocol (runs that differ in ``data.inlier_class``) a seed's value is
+    the mean over its inlier classes, and a seed that lacks one of the classes is left out.
+    """
     values = store.metric_values([spec.key for spec in specs], metric)
-    groups: dict[tuple[str, str, str], dict[int, float]] = {}
+    by_class: dict[tuple[str, str, str], dict[int, dict[int | None, float]]] = {}
+    expected: dict[tuple[str, str, str], set[int | None]] = {}
     for spec in specs:
-        group = groups.setdefault((spec.dataset_name, spec.model_name, spec.label), {})
+        name = (spec.dataset_name, spec.model_name, spec.label)
+        seeds = by_class.setdefault(name, {})
+        expected.setdefault(name, set()).add(spec.data.inlier_class)
         if spec.key in values:
-            group[spec.seed] = 100 * values[spec.key]
+            seeds.setdefault(spec.seed, {})[spec.data.inlier_class] = 100 * values[spec.key]
+    groups = {
+        name: {seed: sum(classes.values()) / len(classes) for seed, classes in seeds.items()
+               if set(classes) == expected[name]}
+        for name, seeds in by_class.items()
+    }
     rows: list[SummaryRow] = []
     for table in dict.fromkeys((d, m) for d, m, _ in groups):
         members = {method: by_seed for (d, m, method), by_seed in groups.items() if (d, m) == table and by_seed}

@@ -78,6 +78,20 @@ class DataSpec:
         unlabeled: ``None`` (no unlabeled stream), ``"rest"`` or a count.
         ratio: unlabeled samples per labeled sample in a step (FixMatch's mu).
         target: the target domain, or ``None``.
+        train_classes, test_classes: the metric-learning protocol (deep metric learning's
+            disjoint classes, e.g. CUB-200's first and last 100): every training stream
+            (``labeled``, ``unlabeled``, ``val``) holds only ``train_classes`` and the ``test``
+            split only ``test_classes``; given together, non-empty, disjoint. Labels keep their
+            dataset values (no re-indexing) and ``num_classes`` stays the dataset's, so a
+            classifier head has outputs the training data never uses. Without an own test split
+            the test split is every ``test_classes`` sample (or ``test_size`` of them) and
+            ``train_size: null`` takes every ``train_classes`` sample.
+        inlier_class: the one-class (anomaly detection) protocol: the streams are drawn as
+            usual (``train_size``, ``labeled_per_class``, ...), then the training streams
+            (``labeled``, ``unlabeled``) keep only the samples of class ``k``; the ``val`` and
+            ``test`` splits keep every class, and their anomaly target is ``label != k``
+            (:data:`RunData.inlier_class`). An experiment's ``inlier_classes: [...]`` runs one
+            run per class.
     """
 
     train_size: int | None = None
@@ -87,8 +101,13 @@ class DataSpec:
     unlabeled: str | int | None = None
     ratio: int = 1
     target: TargetSpec | Mapping[str, Any] | None = None
+    train_classes: tuple[int, ...] | None = None
+    test_classes: tuple[int, ...] | None = None
+    inlier_class: int | None = None
 
     def __post_init__(self) -> None:
+        _check_class_sets(self)
+        _check_inlier_class(self)
         if isinstance(self.target, Mapping):
             object.__setattr__(self, "target", parse_target(self.target))
         elif self.target is not None and not isinstance(self.target, TargetSpec):
@@ -118,6 +137,11 @@ class DataSpec:
         """The JSON-ready spec without file locations."""
         data = asdict(self)
         data["target"] = None if self.target is None else self.target.identity()
+        for key in _CLASS_SET_KEYS:  # absent when unset, so runs without class sets keep their keys
+            if data[key] is None:
+                del data[key]
+        if data["inlier_class"] is None:  # absent when unset, so other runs keep their keys
+            del data["inlier_class"]
         return data
 
     @classmethod
@@ -125,6 +149,63 @@ class DataSpec:
         """Inverse of :meth:`identity` (``data_root`` of the target may be present)."""
         values = dict(data)
         return cls(**values)
+
+
+_CLASS_SET_KEYS = ("train_classes", "test_classes")
+
+
+def _check_class_sets(spec: DataSpec) -> None:
+    """Normalise ``train_classes``/``test_classes`` to sorted tuples; one line when they are bad."""
+    given = [key for key in _CLASS_SET_KEYS if getattr(spec, key) is not None]
+    if len(given) == 1:
+        raise ConfigError(
+            f"data key {given[0]!r} needs its partner: give both train_classes and test_classes "
+            "(e.g. train_classes: [0, 1, 2, 3, 4], test_classes: [5, 6, 7, 8, 9])"
+        )
+    for key in given:
+        value = getattr(spec, key)
+        valid = isinstance(value, (list, tuple)) and len(value) > 0 and all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in value
+        ) and len(set(value)) == len(value)
+        if not valid:
+            raise ConfigError(f"data key {key!r}: expected a non-empty list of distinct class indices >= 0, got {value!r}")
+        object.__setattr__(spec, key, tuple(sorted(value)))
+    if given:
+        shared = sorted(set(spec.train_classes or ()) & set(spec.test_classes or ()))
+        if shared:
+            raise ConfigError(
+                f"data keys 'train_classes' and 'test_classes' share classes {shared}; the class sets must be disjoint"
+            )
+
+
+def _class_members(labels: Tensor, classes: tuple[int, ...] | None, key: str, name: str) -> Tensor:
+    """Sorted indices of the samples whose label is in ``classes`` (every index when ``None``)."""
+    if classes is None:
+        return torch.arange(labels.shape[0])
+    present = set(labels.unique().tolist())
+    missing = [c for c in classes if c not in present]
+    if missing:
+        raise ConfigError(
+            f"data key {key!r}: class {missing[0]} has no samples in {name!r} (its classes are "
+            f"{min(present)}..{max(present)}); pick classes the dataset has"
+        )
+    return torch.isin(labels, torch.tensor(classes, dtype=labels.dtype)).nonzero().squeeze(1)
+
+
+def _check_inlier_class(spec: DataSpec) -> None:
+    """One line unless ``inlier_class`` is ``None`` or a class index >= 0 without class sets."""
+    value = spec.inlier_class
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"data key 'inlier_class': expected a class index >= 0 (e.g. 3), got {value!r}")
+    if spec.train_classes is not None:
+        raise ConfigError("data keys 'inlier_class' and 'train_classes' conflict; give one protocol (one-class or metric)")
+
+
+def _inliers(labels: Tensor, index: Tensor, inlier_class: int | None) -> Tensor:
+    """The entries of ``index`` whose label is ``inlier_class`` (all of them when ``None``)."""
+    return index if inlier_class is None else index[labels[index] == inlier_class]
 
 
 def parse_target(value: Any) -> TargetSpec:
@@ -174,6 +255,9 @@ class RunData:
     modality: str
     class_names: tuple[str, ...] = field(default=())
     vocab_size: int | None = None
+    inlier_class: int | None = None
+    """The one-class protocol's inlier class (``DataSpec.inlier_class``): the training streams
+    hold only it, and a ``val``/``test`` sample is an anomaly when its label differs."""
 
 
 def small_splits(data: RunData, name: str) -> list[str]:
@@ -249,18 +333,28 @@ def prepare_run_data(dataset: Spec, data: DataSpec, seed: int, data_root: str | 
     name = spec_type(dataset, "dataset")
     has_splits = _has_splits(dataset)
     pool = load_split(dataset, "train" if has_splits else None, data_root)
-    rest = torch.arange(len(pool))
+    rest = _class_members(pool.labels, data.train_classes, "train_classes", name)
+    if data.inlier_class is not None and data.inlier_class not in set(pool.labels.unique().tolist()):
+        raise ConfigError(
+            f"data key 'inlier_class': class {data.inlier_class} does not exist in {name!r} (its classes are "
+            f"{int(pool.labels.min())}..{int(pool.labels.max())}); pick one of them"
+        )
     evals: dict[str, Split] = {}
     if data.val_size:
         if data.val_size >= len(rest):
             raise ConfigError(f"val_size={data.val_size} leaves no training samples of the {len(rest)} of {name!r}")
-        val_local, rest_local = stratified_split(pool.labels, data.val_size, _FIXED_SEED)
+        val_local, rest_local = stratified_split(pool.labels[rest], data.val_size, _FIXED_SEED)
         evals["val"] = _take(pool, rest[val_local])
         rest = rest[rest_local]
     if has_splits:
         test = load_split(dataset, "test", data_root)
-        test_local, _ = _subset(test.labels, data.test_size, _FIXED_SEED)
-        evals["test"] = _take(test, test_local)
+        members = _class_members(test.labels, data.test_classes, "test_classes", name)
+        test_local, _ = _subset(test.labels[members], data.test_size, _FIXED_SEED)
+        evals["test"] = _take(test, members[test_local])
+    elif data.test_classes is not None:  # the held-out classes of the pool are the test split
+        members = _class_members(pool.labels, data.test_classes, "test_classes", name)
+        test_local, _ = _subset(pool.labels[members], data.test_size, _FIXED_SEED)
+        evals["test"] = _take(pool, members[test_local])
     elif data.unlabeled is not None:  # the unlabeled stream takes the rest: hold out a fixed test split first
         size = data.test_size or round(DEFAULT_TEST_FRACTION * len(rest))
         test_local, rest_local = stratified_split(pool.labels[rest], size, _FIXED_SEED)
@@ -269,14 +363,14 @@ def prepare_run_data(dataset: Spec, data: DataSpec, seed: int, data_root: str | 
     if data.labeled_per_class is not None:
         labeled_local, remainder_local = _per_class(pool.labels[rest], data.labeled_per_class, seed, name)
     elif data.train_size is None:
-        if not has_splits:
+        if not has_splits and data.test_classes is None:
             raise ConfigError(f"dataset {name!r} has no test split of its own; give train_size (the rest is the test split)")
         labeled_local, remainder_local = torch.arange(len(rest)), torch.arange(0)
     else:
         if data.train_size >= len(rest):
             raise ConfigError(f"train_size={data.train_size} exceeds the {len(rest)} training samples of {name!r}")
         labeled_local, remainder_local = stratified_split(pool.labels[rest], data.train_size, seed)
-    streams = {"labeled": _take(pool, rest[labeled_local])}
+    streams = {"labeled": _take(pool, _inliers(pool.labels, rest[labeled_local], data.inlier_class))}
     remainder = rest[remainder_local]
     if data.unlabeled is not None:
         if data.unlabeled != "rest":
@@ -284,15 +378,16 @@ def prepare_run_data(dataset: Spec, data: DataSpec, seed: int, data_root: str | 
                 raise ConfigError(f"unlabeled={data.unlabeled} exceeds the {len(remainder)} remaining samples of {name!r}")
             chosen = torch.randperm(len(remainder), generator=torch.Generator().manual_seed(seed + 3))[: data.unlabeled]
             remainder = remainder[chosen.sort().values]
-        streams["unlabeled"] = _take(pool, remainder)
-    elif not has_splits:
+        streams["unlabeled"] = _take(pool, _inliers(pool.labels, remainder, data.inlier_class))
+    elif not has_splits and data.test_classes is None:
         test_local, _ = _subset(pool.labels[remainder], data.test_size, _FIXED_SEED)
         evals["test"] = _take(pool, remainder[test_local])
     if data.target is not None:
         streams["target"], evals["target_test"] = _target_splits(data.target, pool)
     if "val" in evals:  # held out before any training stream was drawn: disjoint from all of them
         streams["val"] = evals["val"]
-    return RunData(streams, evals, pool.num_classes, pool.input_shape, pool.modality, pool.class_names, pool.vocab_size)
+    return RunData(streams, evals, pool.num_classes, pool.input_shape, pool.modality, pool.class_names, pool.vocab_size,
+                   inlier_class=data.inlier_class)
 
 
 def _target_splits(target: TargetSpec, source: Dataset) -> tuple[Split, Split]:

@@ -15,7 +15,11 @@ knn               ``test_knn_accuracy`` (k=20, cosine, temperature 0.07 weighted
 target_accuracy   ``target_accuracy`` (the target domain's test split)
 auroc             ``auroc``: in-distribution test vs the target split as outliers, by the
                   method's anomaly score (default 1 - max softmax probability)
+one_class_auroc   ``test_one_class_auroc``, ``test_one_class_knn_auroc`` (+ ``val_*``): one-class
+                  protocol (inlier_class), other classes of the test split as anomalies
 recall_at_k       ``test_recall_at_1/2/4/8`` (cosine retrieval within the test split)
+retrieval         ``test_recall_at_1/2/4/8``, ``test_map_at_r`` (and ``val_*``): cosine retrieval
+                  of the method's embedding (``embed``, else ``forward_features``) within a split
 ranking           ``test_hr@10``, ``test_ndcg@10`` (item sequences: next item among all items)
 average_accuracy  ``average_accuracy``, ``forgetting``: from a continual method's task-accuracy
 forgetting        matrix
@@ -29,6 +33,7 @@ from augbench.evaluation import classification as _classification  # noqa: F401 
 from augbench.evaluation import continual as _continual  # noqa: F401  (registers)
 from augbench.evaluation import representation as _representation  # noqa: F401  (registers)
 from augbench.evaluation import ranking as _ranking  # noqa: F401  (registers)
+from augbench.evaluation import one_class as _one_class  # noqa: F401  (registers)
 from augbench.evaluation.base import EVALUATIONS, EvalContext, EvalResult, evaluate_all, features
 
 __all__ = ["EVALUATIONS", "EvalContext", "EvalResult", "evaluate_all", "features"]

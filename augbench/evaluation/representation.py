@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 from augbench.evaluation.base import EVALUATIONS, EvalContext, EvalResult, batches, features
+from augbench.errors import ConfigError
 from augbench.metrics.ranking import auroc as auroc_score
+from augbench.metrics.ranking import map_at_r as map_at_r_score
 from augbench.metrics.ranking import recall_at_k as recall_at_k_score
 from augbench.metrics.representation import knn_accuracy, linear_probe_accuracy
 
@@ -48,12 +50,61 @@ def knn(ctx: EvalContext) -> EvalResult:
     return {"test_knn_accuracy": accuracy}, {}
 
 
+@torch.no_grad()
+def _embeddings(ctx: EvalContext, split: str, evaluation: str) -> torch.Tensor:
+    """``(N, E)`` retrieval embeddings of ``split``: the method's ``embed(model, inputs, normalize)``
+    when it has one (a metric-learning method's embedding head), else ``forward_features``."""
+    embed = getattr(ctx.method, "embed", None)
+    if embed is None:
+        return _features(ctx, split, evaluation)
+    key = f"embeddings/{split}"
+    if key not in ctx.cache:
+        inputs = ctx.split(split, evaluation).inputs
+        ctx.cache[key] = torch.cat([embed(ctx.model, chunk, ctx.normalize) for chunk in batches(inputs, ctx.device)])
+    return ctx.cache[key]
+
+
 @EVALUATIONS.register("recall_at_k")
 def recall_at_k(ctx: EvalContext) -> EvalResult:
-    """``test_recall_at_{1,2,4,8}``: each test sample queries the rest of the test split."""
+    """``test_recall_at_{1,2,4,8}``: each test sample queries the rest of the test split (the
+    method's embedding when it has ``embed``, else ``forward_features``)."""
     test = ctx.split("test", "recall_at_k")
-    recalls = recall_at_k_score(_features(ctx, "test", "recall_at_k"), test.labels.to(ctx.device), ks=RECALL_KS)
+    recalls = recall_at_k_score(_embeddings(ctx, "test", "recall_at_k"), test.labels.to(ctx.device), ks=RECALL_KS)
     return {f"test_recall_at_{k}": value for k, value in recalls.items()}, {}
+
+
+@EVALUATIONS.register("retrieval")
+def retrieval(ctx: EvalContext) -> EvalResult:
+    """The deep-metric-learning protocol: ``test_recall_at_{1,2,4,8}`` and ``test_map_at_r``.
+
+    Each sample of the test split queries the rest of it by cosine similarity of its
+    embedding: the method's ``embed(model, inputs, normalize)`` when it has one (a metric
+    method's L2-normalised embedding head), else ``forward_features``. With the data spec's
+    ``train_classes``/``test_classes`` the test split holds only classes never trained on. A
+    ``val`` split (``val_size``) is scored the same way as ``val_recall_at_*`` and
+    ``val_map_at_r``, for choosing settings without the test split.
+
+    Raises:
+        ConfigError: a class with fewer than two samples in a scored split (it has nothing to retrieve).
+    """
+    metrics: dict[str, float] = {}
+    for split in ("test", "val"):
+        if split == "val" and "val" not in ctx.data.evals:
+            continue
+        labels = ctx.split(split, "retrieval").labels
+        classes, counts = labels.unique(return_counts=True)
+        if labels.numel() == 0 or bool((counts < 2).any()):
+            lonely = "none" if labels.numel() == 0 else int(classes[counts.argmin()])
+            raise ConfigError(
+                f"retrieval: class {lonely} has fewer than 2 samples in the {split} split, so it has nothing to "
+                f"retrieve; give the {split} split >= 2 samples of every class (a larger {split}_size, fewer classes)"
+            )
+        embeddings, labels = _embeddings(ctx, split, "retrieval"), labels.to(ctx.device)
+        ks = tuple(k for k in RECALL_KS if k < labels.shape[0])
+        recalls = recall_at_k_score(embeddings, labels, ks=ks)
+        metrics.update({f"{split}_recall_at_{k}": value for k, value in recalls.items()})
+        metrics[f"{split}_map_at_r"] = map_at_r_score(embeddings, labels)
+    return metrics, {}
 
 
 @torch.no_grad()
@@ -75,3 +126,4 @@ def auroc(ctx: EvalContext) -> EvalResult:
     scores = torch.cat([inliers, outliers])
     is_outlier = torch.cat([torch.zeros_like(inliers, dtype=torch.bool), torch.ones_like(outliers, dtype=torch.bool)])
     return {"auroc": auroc_score(scores, is_outlier)}, {}
+

@@ -6,19 +6,17 @@ from augbench.methods.augmix_jsd import AugMixJSD
 from augbench.methods.autotcl import AutoTCL, TSContrastive
 from augbench.methods.automix import AutoMix
 from augbench.methods.base import METHODS, Method, Phase
-from augbench.methods.cabkws import CABKWS
 from augbench.methods.cl4srec import CL4SRec
 from augbench.methods.coreset_aug import CoresetAug
 from augbench.methods.dann import DANN
 from augbench.methods.kd import KnowledgeDistillation
 from augbench.methods.fixmatch import FixMatch
 from augbench.methods.madaug import MADAug
-from augbench.methods.halp import HaLP
 from augbench.methods.manifold_mixup import ManifoldMixup
 from augbench.methods.mclrec import MCLRec
 from augbench.methods.mcmc_invariance import MCMCInvariance, UniformInvariance
+from augbench.methods.metrix import ContrastiveMetric, Metrix
 from augbench.methods.mix_supervised import MixSupervised
-from augbench.methods.early_mix import EarlyStoppedMix
 from augbench.methods.moco import MoCo
 from augbench.methods.mochi import MoCHi
 from augbench.methods.multiaugs import MultiAugs
@@ -33,6 +31,7 @@ from augbench.methods.swav import SwAV
 from augbench.methods.transmix import TransMixSupervised
 from augbench.methods.tta import TTA
 from augbench.methods.uda import UDA
+from augbench.methods.unicon_ha import UniConHA
 from augbench.methods.untrained import Untrained
 
 __all__ = [
@@ -40,11 +39,11 @@ __all__ = [
     "AdAutoMix",
     "AMCL",
     "AugMixJSD",
-    "CABKWS",
     "AutoMix",
     "CL4SRec",
     "AutoTCL",
     "CoresetAug",
+    "ContrastiveMetric",
     "DANN",
     "KnowledgeDistillation",
     "FixMatch",
@@ -52,13 +51,12 @@ __all__ = [
     "ManifoldMixup",
     "MCLRec",
     "MCMCInvariance",
+    "Metrix",
     "Method",
     "MethodContext",
     "MixSupervised",
-    "EarlyStoppedMix",
     "MoCo",
     "MoCHi",
-    "HaLP",
     "MultiAugs",
     "NoiseMask",
     "Phase",
@@ -73,6 +71,7 @@ __all__ = [
     "TransMixSupervised",
     "UniformInvariance",
     "UDA",
+    "UniConHA",
     "Untrained",
     "build_method",
     "method_names",

@@ -13,8 +13,8 @@ Functional cores with thin helpers on top:
   images/s) and :func:`peak_memory_bytes`.
 - :mod:`~augbench.metrics.representation`: :func:`knn_accuracy` (weighted kNN monitor) and
   :func:`linear_probe_accuracy` (-> :class:`ProbeResult`) on frozen features.
-- :mod:`~augbench.metrics.ranking`: :func:`auroc` (Mann-Whitney), :func:`recall_at_k`
-  (cosine retrieval), :func:`target_ranks` with :func:`hit_rate_at_k` and :func:`ndcg_at_k`
+- :mod:`~augbench.metrics.ranking`: :func:`auroc` (Mann-Whitney), :func:`recall_at_k` and
+  :func:`map_at_r` (cosine retrieval), :func:`target_ranks` with :func:`hit_rate_at_k` and :func:`ndcg_at_k`
   (next-item recommendation).
 - :mod:`~augbench.metrics.continual`: :func:`average_accuracy` and :func:`forgetting` of a
   ``(T, T)`` accuracy matrix.
@@ -42,7 +42,7 @@ from augbench.metrics.corruptions import (
 )
 from augbench.metrics.continual import average_accuracy, forgetting
 from augbench.metrics.cost import CostSummary, StepTimer, peak_memory_bytes, reset_peak_memory
-from augbench.metrics.ranking import auroc, hit_rate_at_k, ndcg_at_k, recall_at_k, target_ranks
+from augbench.metrics.ranking import auroc, hit_rate_at_k, map_at_r, ndcg_at_k, recall_at_k, target_ranks
 from augbench.metrics.representation import ProbeResult, knn_accuracy, linear_probe_accuracy
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "hit_rate_at_k",
     "knn_accuracy",
     "linear_probe_accuracy",
+    "map_at_r",
     "ndcg_at_k",
     "nll",
     "peak_memory_bytes",

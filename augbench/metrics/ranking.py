@@ -5,6 +5,9 @@
 - :func:`recall_at_k`: the image-retrieval Recall@K of deep metric learning (CUB-200-2011,
   Cars196, SOP; Song et al., "Deep Metric Learning via Lifted Structured Feature Embedding",
   CVPR 2016): a query is a hit at ``k`` if one of its ``k`` nearest gallery items shares its label.
+- :func:`map_at_r`: MAP@R of the same retrieval (Musgrave, Belongie and Lim, "A Metric Learning
+  Reality Check", ECCV 2020): precision averaged over the first R ranks, R = the query's
+  same-label gallery items.
 - :func:`target_ranks`, :func:`hit_rate_at_k`, :func:`ndcg_at_k`: next-item recommendation with
   one relevant item per query, ranked among all candidates (no sampled negatives).
 
@@ -29,7 +32,7 @@ from augbench.metrics.representation import (
     _working_dtype,
 )
 
-__all__ = ["auroc", "recall_at_k", "target_ranks", "hit_rate_at_k", "ndcg_at_k"]
+__all__ = ["auroc", "recall_at_k", "map_at_r", "target_ranks", "hit_rate_at_k", "ndcg_at_k"]
 
 
 def auroc(scores: Tensor, is_positive: Tensor) -> float:
@@ -158,27 +161,13 @@ def recall_at_k(
     {1: 0.0, 2: 0.5, 3: 1.0}
     """
     who = "recall_at_k"
-    _check_features(query_features, "query_features", who)
-    _check_labels(query_labels, query_features.shape[0], "query_labels", who)
-    if (gallery_features is None) != (gallery_labels is None):
-        raise InputValueError(
-            f"{who}: pass both gallery_features and gallery_labels, or neither to search the queries themselves"
-        )
-    self_retrieval = gallery_features is None
-    if gallery_features is None or gallery_labels is None:
-        gallery_features, gallery_labels = query_features, query_labels
+    gallery_features, gallery_labels, self_retrieval = _check_retrieval_inputs(
+        query_features, query_labels, gallery_features, gallery_labels, who
+    )
+    if self_retrieval:
         candidates, hint = query_features.shape[0] - 1, " (the queries minus the query itself)"
     else:
-        _check_features(gallery_features, "gallery_features", who)
-        _check_labels(gallery_labels, gallery_features.shape[0], "gallery_labels", who)
-        _check_pair(query_features, gallery_features, "query_features", "gallery_features", who)
         candidates, hint = gallery_features.shape[0], ""
-    for labels, name in ((query_labels, "query_labels"), (gallery_labels, "gallery_labels")):
-        if labels.device != query_features.device:
-            raise InputValueError(
-                f"{who}: {name} is on {labels.device} but query_features on {query_features.device}; "
-                "move all inputs to one device"
-            )
     ks = _check_ks(ks, candidates, who, hint)
     _check_positive_int(chunk, "chunk", who, 1024)
 
@@ -201,6 +190,117 @@ def recall_at_k(
         hits += (first[:, None] < cutoffs[None, :]).sum(0)
     total = queries.shape[0]
     return {k: int(count) / total for k, count in zip(ks, hits.tolist())}
+
+
+def _check_retrieval_inputs(
+    query_features: Tensor,
+    query_labels: Tensor,
+    gallery_features: Tensor | None,
+    gallery_labels: Tensor | None,
+    who: str,
+) -> tuple[Tensor, Tensor, bool]:
+    """Check a query set and an optional gallery; return the gallery (the queries when ``None``)."""
+    _check_features(query_features, "query_features", who)
+    _check_labels(query_labels, query_features.shape[0], "query_labels", who)
+    if (gallery_features is None) != (gallery_labels is None):
+        raise InputValueError(
+            f"{who}: pass both gallery_features and gallery_labels, or neither to search the queries themselves"
+        )
+    self_retrieval = gallery_features is None or gallery_labels is None
+    if gallery_features is None or gallery_labels is None:
+        gallery_features, gallery_labels = query_features, query_labels
+    else:
+        _check_features(gallery_features, "gallery_features", who)
+        _check_labels(gallery_labels, gallery_features.shape[0], "gallery_labels", who)
+        _check_pair(query_features, gallery_features, "query_features", "gallery_features", who)
+    for labels, name in ((query_labels, "query_labels"), (gallery_labels, "gallery_labels")):
+        if labels.device != query_features.device:
+            raise InputValueError(
+                f"{who}: {name} is on {labels.device} but query_features on {query_features.device}; "
+                "move all inputs to one device"
+            )
+    return gallery_features, gallery_labels, self_retrieval
+
+
+def map_at_r(
+    query_features: Tensor,
+    query_labels: Tensor,
+    gallery_features: Tensor | None = None,
+    gallery_labels: Tensor | None = None,
+    *,
+    chunk: int = 1024,
+) -> float:
+    """MAP@R of cosine retrieval (Musgrave, Belongie and Lim, ECCV 2020).
+
+    For a query with ``R`` same-label candidates, rank the candidates by cosine similarity
+    (rows L2-normalised; for unit rows this is the Euclidean order too) and average the
+    precision at every rank ``i <= R`` that holds a same-label item:
+
+    ``AP@R(q) = (1 / R) sum_{i=1}^{R} P(i) [y_(i) = y_q]``, ``P(i)`` = same-label items among
+    the first ``i``; ``MAP@R = mean_q AP@R(q)``.
+
+    It rewards putting *all* same-class items first, where Recall@1 only asks for one. Without
+    a gallery the queries are their own gallery and each query's own row is excluded (then
+    ``R`` = its class's size minus one). Ties among equal similarities are ordered by
+    ``torch.topk``. Queries are processed in chunks of ``chunk`` (memory ``O(chunk * N)``);
+    features are compared in float32 (float64 if an input is float64).
+
+    Args:
+        query_features: ``(M, D)`` floating, finite.
+        query_labels: ``(M,)`` integer labels (only equality matters).
+        gallery_features: ``(N, D)`` floating, finite, on the queries' device, or ``None``.
+        gallery_labels: ``(N,)`` integer labels; given exactly when ``gallery_features`` is.
+        chunk: queries per batched similarity product, >= 1.
+
+    Returns:
+        MAP@R in [0, 1] (higher is better; 1 when every query's R nearest candidates share its label).
+
+    Raises:
+        InputValueError: a query with no same-label candidate (a class with a single sample in
+            self-retrieval), empty or mismatched inputs, NaN/inf features, only one of the
+            gallery pair, a non-positive ``chunk``.
+        InputTypeError: non-tensor inputs, integer features, floating labels.
+
+    >>> features = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    >>> map_at_r(features, torch.tensor([0, 0, 1, 1]))
+    1.0
+    >>> map_at_r(features, torch.tensor([0, 1, 1, 0]))  # every R = 1 and every first neighbour is wrong
+    0.0
+    """
+    who = "map_at_r"
+    gallery_features, gallery_labels, self_retrieval = _check_retrieval_inputs(
+        query_features, query_labels, gallery_features, gallery_labels, who
+    )
+    _check_positive_int(chunk, "chunk", who, 1024)
+    values, counts = gallery_labels.unique(sorted=True, return_counts=True)
+    slot = torch.searchsorted(values, query_labels).clamp(max=values.shape[0] - 1)
+    found = values[slot] == query_labels
+    relevant = torch.where(found, counts[slot], 0) - (1 if self_retrieval else 0)  # R per query, (M,)
+    if bool((relevant < 1).any()):
+        lonely = int(query_labels[(relevant < 1).nonzero()[0, 0]])
+        where = "in the queries (self-retrieval)" if self_retrieval else "in the gallery"
+        raise InputValueError(
+            f"{who}: class {lonely} has no other sample {where}, so its R is 0; MAP@R needs >= 2 samples of every "
+            "class: add samples (a larger test split) or drop that class"
+        )
+    dtype = _working_dtype(query_features, gallery_features)
+    queries = _unit_rows(query_features, dtype)
+    gallery = queries if self_retrieval else _unit_rows(gallery_features, dtype)
+    total = torch.zeros((), dtype=torch.float64, device=queries.device)
+    for start in range(0, queries.shape[0], chunk):
+        block = queries[start : start + chunk]
+        similarity = block @ gallery.T  # (m, N)
+        if self_retrieval:
+            rows = torch.arange(block.shape[0], device=block.device)
+            similarity[rows, start + rows] = float("-inf")
+        count = relevant[start : start + chunk]
+        deepest = int(count.max())
+        index = similarity.topk(deepest, dim=1).indices  # (m, deepest), most similar first
+        ranks = torch.arange(1, deepest + 1, device=block.device)
+        hit = (gallery_labels[index] == query_labels[start : start + chunk, None]) & (ranks[None, :] <= count[:, None])
+        precision = hit.cumsum(1).double() / ranks.double()
+        total += ((precision * hit).sum(1) / count.double()).sum()
+    return float(total) / queries.shape[0]
 
 
 def target_ranks(scores: Tensor, targets: Tensor, excluded: Tensor | None = None) -> Tensor:
