@@ -13,5 +13,6 @@ from augbench.data import sst2 as _sst2  # noqa: F401  (registers the dataset an
 from augbench.data import skeletons as _skeletons  # noqa: F401  (registers "msr_action3d", "utkinect")
 from augbench.data import movielens as _movielens  # noqa: F401  (registers "movielens_100k")
 from augbench.data import fsdd as _fsdd  # noqa: F401  (registers "fsdd", "fsdd_logmel")
+from augbench.data import feature_noise as _feature_noise  # noqa: F401  (registers "feature_noise")
 
 __all__ = ["DATASETS", "Dataset", "load_dataset", "stratified_split"]

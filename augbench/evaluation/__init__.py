@@ -23,6 +23,8 @@ retrieval         ``test_recall_at_1/2/4/8``, ``test_map_at_r`` (and ``val_*``):
 ranking           ``test_hr@10``, ``test_ndcg@10`` (item sequences: next item among all items)
 average_accuracy  ``average_accuracy``, ``forgetting``: from a continual method's task-accuracy
 forgetting        matrix
+feature_learning  ``common_correlation``, ``rare_correlation`` (max_r <w_{j,r}, v_j>/||v_j||, mean over
+                  classes), ``test_common_accuracy``, ``test_rare_accuracy``: feature_noise data, patch_cnn
 active_learning   ``inlier_accuracy`` (last round), ``inlier_accuracy_mean``, ``queried_inlier_rate``,
                   ``pool_inlier_rate``: from an active-learning method's per-round record
 ================  ==========================================================================
@@ -34,6 +36,7 @@ from augbench.evaluation import continual as _continual  # noqa: F401  (register
 from augbench.evaluation import representation as _representation  # noqa: F401  (registers)
 from augbench.evaluation import ranking as _ranking  # noqa: F401  (registers)
 from augbench.evaluation import one_class as _one_class  # noqa: F401  (registers)
+from augbench.evaluation import feature_learning as _feature_learning  # noqa: F401  (registers)
 from augbench.evaluation.base import EVALUATIONS, EvalContext, EvalResult, evaluate_all, features
 
 __all__ = ["EVALUATIONS", "EvalContext", "EvalResult", "evaluate_all", "features"]

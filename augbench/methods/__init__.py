@@ -17,6 +17,7 @@ from augbench.methods.mclrec import MCLRec
 from augbench.methods.mcmc_invariance import MCMCInvariance, UniformInvariance
 from augbench.methods.metrix import ContrastiveMetric, Metrix
 from augbench.methods.mix_supervised import MixSupervised
+from augbench.methods.early_mix import EarlyStoppedMix
 from augbench.methods.moco import MoCo
 from augbench.methods.mochi import MoCHi
 from augbench.methods.multiaugs import MultiAugs
@@ -55,6 +56,7 @@ __all__ = [
     "Method",
     "MethodContext",
     "MixSupervised",
+    "EarlyStoppedMix",
     "MoCo",
     "MoCHi",
     "MultiAugs",

@@ -16,6 +16,7 @@ from augbench.models.speech_cnn import SpeechCNN
 from augbench.models.skeleton_gru import SkeletonGRU
 from augbench.models.text_cnn import TextCNN
 from augbench.models.timeseries_cnn import TimeSeriesCNN
+from augbench.models.patch_cnn import PatchCNN
 from augbench.models.vit import VisionTransformer
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "StagedModel",
     "TextCNN",
     "TimeSeriesCNN",
+    "PatchCNN",
     "VisionTransformer",
     "auto_model",
     "build_model",
