@@ -24,6 +24,7 @@ from augbench.methods.multiaugs import MultiAugs
 from augbench.methods.noise_mask import NoiseMask
 from augbench.methods.puzzlemix import PuzzleMixSupervised
 from augbench.methods.saa import SAA
+from augbench.methods.scatsimclr import ScatSimCLR
 from augbench.methods.simclr import SimCLR
 from augbench.methods.ssal_ensembles import SSALEnsembles
 from augbench.methods.spec import MethodContext, build_method, method_names, presets, resolve_method
@@ -64,6 +65,7 @@ __all__ = [
     "Phase",
     "PuzzleMixSupervised",
     "SAA",
+    "ScatSimCLR",
     "SimCLR",
     "SSALEnsembles",
     "Supervised",

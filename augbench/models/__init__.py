@@ -11,6 +11,7 @@ from augbench.models.pointnet import PointNet
 from augbench.models.preact_resnet import PreActResNet18
 from augbench.models.registry import MODEL_CONTEXT, MODELS, build_model
 from augbench.models.sasrec import SASRec
+from augbench.models.scattering import ScatNet, Scattering2D
 from augbench.models.staged import StagedModel
 from augbench.models.speech_cnn import SpeechCNN
 from augbench.models.skeleton_gru import SkeletonGRU
@@ -30,6 +31,8 @@ __all__ = [
     "PointNet",
     "PreActResNet18",
     "SASRec",
+    "ScatNet",
+    "Scattering2D",
     "SkeletonGRU",
     "SpeechCNN",
     "StagedModel",
