@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from augbench.errors import ConfigError
 from augbench.losses import nt_xent
 from augbench.methods.base import METHODS, Method, Phase
+from augbench.models.heads import projection_head
 from augbench.policies.build import build_transform
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
@@ -184,12 +185,7 @@ class SimCLR(Method):
         hidden = self.hidden_dim or width
         with torch.random.fork_rng(devices=[]):  # initialised from the run's seed, global RNG untouched
             torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
-            projector = nn.Sequential(
-                nn.Linear(width, hidden, bias=False),
-                nn.BatchNorm1d(hidden),
-                nn.ReLU(inplace=True),
-                nn.Linear(hidden, self.projection_dim),
-            )
+            projector = projection_head(width, hidden, self.projection_dim)
         ctx.add_module("projector", projector)
 
     def keyed_views(self) -> list[KeyedView]:

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from augbench.errors import ConfigError, InputValueError
 from augbench.methods.base import METHODS, Method, Phase
+from augbench.models.heads import projection_head
 from augbench.models.staged import StagedModel
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.train.views import KeyedView
@@ -283,12 +284,7 @@ class SwAV(Method):
         hidden = self.hidden_dim or width
         with torch.random.fork_rng(devices=[]):  # initialised from the run's seed, global RNG untouched
             torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
-            projector = nn.Sequential(
-                nn.Linear(width, hidden, bias=False),
-                nn.BatchNorm1d(hidden),
-                nn.ReLU(inplace=True),
-                nn.Linear(hidden, self.projection_dim),
-            )
+            projector = projection_head(width, hidden, self.projection_dim)
             prototypes = nn.Linear(self.projection_dim, self.num_prototypes, bias=False)
         with torch.no_grad():
             prototypes.weight.copy_(nnf.normalize(prototypes.weight, dim=1))

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from augbench.errors import ConfigError, InputValueError
 from augbench.methods.base import METHODS, Method, Phase
+from augbench.models.heads import projection_head
 from augbench.metrics.anomaly import nearest_cosine_score
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.train.views import KeyedView
@@ -295,10 +296,7 @@ class UniConHA(Method):
             torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
             for k, width in zip(points, widths):
                 hidden = self.hidden_dim or width
-                projector = nn.Sequential(
-                    nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
-                    nn.Linear(hidden, self.projection_dim),
-                )
+                projector = projection_head(width, hidden, self.projection_dim)
                 projectors.append(ctx.add_module(f"head{k}", projector))
         self.projectors = tuple(projectors)
         self.bank = None
