@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Union
 
 import torch
@@ -28,6 +29,7 @@ __all__ = [
     "log_uniform",
     "bernoulli",
     "randint",
+    "seeded_init",
 ]
 
 ParamValue = Union[Tensor, "Params"]
@@ -162,6 +164,19 @@ class Params(Mapping[str, ParamValue]):
                 for k, v in self._entries.items()
             },
         )
+
+
+@contextmanager
+def seeded_init(generator: torch.Generator) -> Iterator[None]:
+    """Run the block under torch's global RNG seeded from one draw of ``generator``, then restore it.
+
+    For building the extra networks of a method (a projection head, a policy network): their
+    initialisation then follows from the run's seed alone, and torch's global RNG is left as it
+    was (``torch.random.fork_rng`` on the CPU).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+        yield
 
 
 def _shape(size: int | tuple[int, ...]) -> tuple[int, ...]:

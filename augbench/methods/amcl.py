@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from augbench.errors import ConfigError, InputValueError
 from augbench.methods.base import METHODS
 from augbench.methods.simclr import DEFAULT_AUGMENT, SimCLR
+from augbench.random import seeded_init
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.transforms.base import Transform
@@ -294,15 +295,13 @@ class AMCL(SimCLR):
         extra = []
         for _ in range(self.heads - 1):
             head = copy.deepcopy(first)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+            with seeded_init(ctx.generator):
                 for module in head.modules():
                     if module is not head and callable(getattr(module, "reset_parameters", None)):
                         module.reset_parameters()
             extra.append(head)
         ctx.add_module("extra_heads", nn.ModuleList(extra))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             temperatures = nn.ModuleList(
                 PairTemperature(self.projection_dim, self.temperature_hidden, self.temperature_bounds)
                 for _ in range(self.heads)

@@ -22,6 +22,7 @@ from augbench.methods.base import METHODS, Method
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.models.ema import MomentumEncoder, cosine_momentum
 from augbench.models.staged import StagedModel
+from augbench.random import seeded_init
 
 __all__ = ["AutoMix", "AutoMixLosses", "LearnedMixMethod", "MixBlock"]
 
@@ -147,8 +148,7 @@ class LearnedMixMethod(Method):
         who = type(self).__name__
         self.encoder = MomentumEncoder(_staged(ctx.model, who))
         channels = _feature_channels(self.encoder.model, self.feature_stage, ctx.device, who)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             self.block = self.build_block(channels).to(ctx.device)
         self.block_optimizer = torch.optim.Adam(self.block.parameters(), lr=self.mix_lr)
         ctx.extra_optimizers.append(self.block_optimizer)

@@ -29,6 +29,7 @@ from augbench.methods.base import METHODS, Method, Phase
 from augbench.models.ema import MomentumEncoder
 from augbench.models.staged import StagedModel
 from augbench.policies.build import build_transform
+from augbench.random import seeded_init
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.train.views import KeyedView
@@ -398,8 +399,7 @@ class AutoTCL(_SeriesContrastive):
     def setup(self, ctx: TrainContext) -> None:
         """The shared setup, then the augmenter (module ``"augmenter"``, seeded from the run) and its AdamW."""
         super().setup(ctx)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             augmenter = MaskAugmenter(self.input_shape[0], self.hidden, self.depth)
         self.augmenter = ctx.add_module("augmenter", augmenter, trainable=False)
         self._aug_optimizer = torch.optim.AdamW(

@@ -21,6 +21,7 @@ from augbench.errors import ConfigError
 from augbench.losses import view_pair_logits
 from augbench.methods.base import METHODS
 from augbench.methods.cl4srec import KEY_VIEWS, CL4SRec, check_number, sequence_encoder
+from augbench.random import seeded_init
 from augbench.train.context import Batch, StepOutput, TrainContext
 
 __all__ = ["MCLRec", "ModelAugmenter", "margin_regulariser", "reference_margins"]
@@ -185,8 +186,7 @@ class MCLRec(CL4SRec):
             probe = torch.zeros(1, *model.input_shape, dtype=torch.int64, device=ctx.device)
             width = model.forward_features(probe).shape[1]
         model.train(was_training)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             augmenters = nn.ModuleList([ModelAugmenter(width), ModelAugmenter(width)])
         augmenters = ctx.add_module("augmenters", augmenters, trainable=False)
         lr = self.augmenter_lr if self.augmenter_lr is not None else float(ctx.optimizer.param_groups[0]["lr"])

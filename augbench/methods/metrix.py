@@ -21,6 +21,7 @@ from augbench.errors import ConfigError
 from augbench.losses import contrastive_pair_loss, mixed_pair_loss
 from augbench.methods.base import METHODS, Method
 from augbench.policies.build import build_transform
+from augbench.random import seeded_init
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.train.views import KeyedView
@@ -116,8 +117,7 @@ class ContrastiveMetric(Method):
         with torch.no_grad():
             width = model.forward_features(torch.zeros(2, *self.input_shape, device=ctx.device)).shape[1]
         model.train(was_training)
-        with torch.random.fork_rng(devices=[]):  # initialised from the run's seed, global RNG untouched
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             head = EmbeddingHead(width, self.embedding_dim)
         self._head = ctx.add_module("embedding", head)
 

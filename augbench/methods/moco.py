@@ -22,6 +22,7 @@ from augbench.losses import info_nce
 from augbench.methods.base import METHODS, Method, Phase
 from augbench.methods.simclr import SimCLR
 from augbench.models.ema import MomentumEncoder
+from augbench.random import seeded_init
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.train.views import KeyedView
@@ -241,8 +242,7 @@ class MoCo(Method):
             width = model.forward_features(torch.zeros(2, *self.input_shape, device=ctx.device)).flatten(1).shape[1]
         model.train(was_training)
         hidden = self.hidden_dim or width
-        with torch.random.fork_rng(devices=[]):  # initialised from the run's seed, global RNG untouched
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             projector = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, self.projection_dim))
         projector = ctx.add_module("projector", projector)
         self._query = ProjectedEncoder(model, projector)

@@ -22,6 +22,7 @@ from augbench.functional import gaussian_blur
 from augbench.keyed import KeyedGenerator
 from augbench.methods.base import METHODS, Method, Phase
 from augbench.methods.spec import MethodContext, build_method
+from augbench.random import seeded_init
 from augbench.train.context import Batch, StepOutput, TrainContext
 
 __all__ = [
@@ -362,8 +363,7 @@ class NoiseMask(Method):
                 "noise_mask: the policy needs the image shape; build the method with the run's data "
                 "(build_method(spec, MethodContext(num_classes, input_shape)))"
             )
-        with torch.random.fork_rng(devices=[]):  # initialised from the run's seed, global RNG untouched
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             policy = NoiseMaskPolicy(self.input_shape[0], self.grid, self.policy_width, self.smoothing,
                                      self.base_momentum, generator=ctx.generator)
         ctx.add_module("policy", policy)

@@ -21,6 +21,7 @@ from augbench.methods.base import METHODS, Phase
 from augbench.methods.simclr import DEFAULT_AUGMENT, SimCLR
 from augbench.modalities import get_modality
 from augbench.models.registry import MODELS
+from augbench.random import seeded_init
 from augbench.registry import Spec, spec_type
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.transforms.base import Transform
@@ -175,8 +176,7 @@ class ScatSimCLR(SimCLR):
         if self.rotation_weight == 0:
             return
         width = ctx.modules["projector"][0].in_features
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             head = nn.Sequential(
                 nn.Linear(width, _HIDDEN[0]), nn.ReLU(inplace=True), nn.Dropout(0.5),
                 nn.Linear(_HIDDEN[0], _HIDDEN[1]), nn.ReLU(inplace=True), nn.Dropout(0.5),

@@ -20,6 +20,7 @@ from augbench.losses import nt_xent
 from augbench.methods.base import METHODS, Method, Phase
 from augbench.models.heads import projection_head
 from augbench.policies.build import build_transform
+from augbench.random import seeded_init
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.train.views import KeyedView
@@ -183,8 +184,7 @@ class SimCLR(Method):
             width = model.forward_features(torch.zeros(2, *self.input_shape, device=ctx.device)).flatten(1).shape[1]
         model.train(was_training)
         hidden = self.hidden_dim or width
-        with torch.random.fork_rng(devices=[]):  # initialised from the run's seed, global RNG untouched
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             projector = projection_head(width, hidden, self.projection_dim)
         ctx.add_module("projector", projector)
 

@@ -21,6 +21,7 @@ from augbench.errors import ConfigError, InputValueError
 from augbench.methods.base import METHODS, Method, Phase
 from augbench.models.heads import projection_head
 from augbench.models.staged import StagedModel
+from augbench.random import seeded_init
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.train.views import KeyedView
 from augbench.transforms.base import Compose, Transform
@@ -282,8 +283,7 @@ class SwAV(Method):
             )
         width = self._probe_width(model, ctx.device)
         hidden = self.hidden_dim or width
-        with torch.random.fork_rng(devices=[]):  # initialised from the run's seed, global RNG untouched
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             projector = projection_head(width, hidden, self.projection_dim)
             prototypes = nn.Linear(self.projection_dim, self.num_prototypes, bias=False)
         with torch.no_grad():

@@ -20,6 +20,7 @@ from augbench.errors import ConfigError, InputValueError
 from augbench.methods.base import METHODS, Method, Phase
 from augbench.models.heads import projection_head
 from augbench.metrics.anomaly import nearest_cosine_score
+from augbench.random import seeded_init
 from augbench.train.context import Batch, StepOutput, TrainContext
 from augbench.train.views import KeyedView
 from augbench.transforms.base import Transform
@@ -292,8 +293,7 @@ class UniConHA(Method):
             widths = [self._pooled(model.forward_features(probe, stop_at=k), k, stages).shape[1] for k in points]
         model.train(was_training)
         projectors = []
-        with torch.random.fork_rng(devices=[]):  # initialised from the run's seed, global RNG untouched
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=ctx.generator)))
+        with seeded_init(ctx.generator):
             for k, width in zip(points, widths):
                 hidden = self.hidden_dim or width
                 projector = projection_head(width, hidden, self.projection_dim)
