@@ -6,6 +6,7 @@ from augbench.methods.augmix_jsd import AugMixJSD
 from augbench.methods.autotcl import AutoTCL, TSContrastive
 from augbench.methods.automix import AutoMix
 from augbench.methods.base import METHODS, Method, Phase
+from augbench.methods.cabkws import CABKWS
 from augbench.methods.cl4srec import CL4SRec
 from augbench.methods.coreset_aug import CoresetAug
 from augbench.methods.dann import DANN
@@ -41,6 +42,7 @@ __all__ = [
     "AdAutoMix",
     "AMCL",
     "AugMixJSD",
+    "CABKWS",
     "AutoMix",
     "CL4SRec",
     "AutoTCL",

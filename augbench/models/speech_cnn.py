@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
 
 from augbench.audio_features import LogMel
 from augbench.errors import ConfigError
@@ -30,6 +30,41 @@ def _whole(name: str, value: object) -> int:
     return value
 
 
+def _frame_tokens(hidden: Tensor) -> Tensor:
+    """``(B, C, F, T)`` or ``(B, D, T)`` -> ``(B, T, C * F)`` tokens, one per frame."""
+    return hidden.flatten(1, hidden.ndim - 2).transpose(1, 2)
+
+
+class _FrameAttention(nn.Module):
+    """CAB-KWS's long-range part: frame tokens projected to ``dim``, then ``x + MHA(LN(x))``.
+
+    Shape:
+        ``(B, C, F, T)`` float -> ``(B, dim, T)``.
+    """
+
+    def __init__(self, features: int, dim: int, heads: int) -> None:
+        super().__init__()
+        self.project = nn.Linear(features, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        tokens = self.project(_frame_tokens(hidden))
+        normed = self.norm(tokens)
+        return (tokens + self.attention(normed, normed, normed, need_weights=False)[0]).transpose(1, 2)
+
+
+class _FrameBottleneck(nn.Module):
+    """A per-frame linear bottleneck: ``(B, C, F, T)`` or ``(B, D, T)`` -> ``(B, size, T)``."""
+
+    def __init__(self, features: int, size: int) -> None:
+        super().__init__()
+        self.project = nn.Linear(features, size)
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        return self.project(_frame_tokens(hidden)).transpose(1, 2)
+
+
 @MODELS.register("speech_cnn")
 class SpeechCNN(StagedModel):
     """Log-mel front-end + three conv blocks + global pooling: a small keyword-spotting CNN.
@@ -53,12 +88,25 @@ class SpeechCNN(StagedModel):
     ``pool``: mean over frames -> ``(B, D)``, ``D = round(64 w) * ceil(n_mels / 4)`` (one
     feature per channel and pooled mel band); head: linear(D->num_classes).
 
+    Optional CAB-KWS parts (both off by default, which gives the model above unchanged):
+    ``attention_heads > 0`` adds stage ``attention`` after ``conv3``: each frame's ``D`` conv
+    features (a token) projected to ``attention_dim``, then one pre-norm self-attention block
+    over frames with a residual -> ``(B, attention_dim, frames')``; ``bottleneck > 0`` adds
+    stage ``bottleneck``, a per-frame linear map (no activation) to ``bottleneck`` units -> ``(B,
+    bottleneck, frames')``, and ``pool`` then averages it over frames -> ``(B, bottleneck)``
+    (the head reads the pooled bottleneck). Without a bottleneck, ``pool`` averages the
+    attention output over frames -> ``(B, attention_dim)``.
+
     Args:
         num_classes: outputs, >= 1.
         input_shape: ``(C, T)`` for waveforms or ``(C, F, T)`` for spectrograms.
         sample_rate, n_fft, hop_length, n_mels: the waveform front-end (defaults: FSDD's 8 kHz,
             32 ms windows, 16 ms hops, 40 mel bins); ignored for spectrogram inputs.
         width: channel multiplier (> 0).
+        attention_heads: heads of the frame self-attention block (0: none); must divide
+            ``attention_dim``.
+        attention_dim: token width of the attention block (> 0).
+        bottleneck: per-frame bottleneck width (0: none).
 
     Shape:
         ``(B, C, T)`` or ``(B, C, F, T)`` float -> ``(B, num_classes)`` logits; the time axis is
@@ -80,6 +128,9 @@ class SpeechCNN(StagedModel):
         hop_length: int = 128,
         n_mels: int = 40,
         width: float = 1.0,
+        attention_heads: int = 0,
+        attention_dim: int = 64,
+        bottleneck: int = 0,
     ) -> None:
         _whole("num_classes", num_classes)
         shape = tuple(input_shape)
@@ -97,12 +148,31 @@ class SpeechCNN(StagedModel):
             )
         bins = n_mels if len(shape) == 2 else shape[1]
         pooled_bins = -(-(-(-bins // 2)) // 2)  # two ceil-mode max pools
+        for name, value in (("attention_heads", attention_heads), ("bottleneck", bottleneck)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"speech_cnn: {name}={value!r} must be a whole number >= 0 (0: none)")
+        _whole("attention_dim", attention_dim)
+        if attention_heads and attention_dim % attention_heads:
+            raise ConfigError(
+                f"speech_cnn: attention_heads={attention_heads} must divide attention_dim={attention_dim}; "
+                "use a divisor such as 1, 2 or 4"
+            )
+        features = channels[2] * pooled_bins
         stages.update(
             conv1=_block(shape[0], channels[0], pool=True),
             conv2=_block(channels[0], channels[1], pool=True),
             conv3=_block(channels[1], channels[2], pool=False),
-            pool=nn.Sequential(nn.AdaptiveAvgPool2d((pooled_bins, 1)), nn.Flatten()),
         )
-        head = nn.Linear(channels[2] * pooled_bins, num_classes)
+        if attention_heads:
+            stages["attention"] = _FrameAttention(features, attention_dim, attention_heads)
+            features = attention_dim
+        if bottleneck:
+            stages["bottleneck"] = _FrameBottleneck(features, bottleneck)
+            features = bottleneck
+        if attention_heads or bottleneck:
+            stages["pool"] = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten())
+        else:
+            stages["pool"] = nn.Sequential(nn.AdaptiveAvgPool2d((pooled_bins, 1)), nn.Flatten())
+        head = nn.Linear(features, num_classes)
         super().__init__(stages, head, input_shape=shape, free_axes=(len(shape) - 1,))
         self.width = float(width)
