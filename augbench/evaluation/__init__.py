@@ -11,6 +11,8 @@ calibration       artifact ``reliability`` (15-bin reliability diagram of the te
 corruption        ``test_corruption_accuracy`` (13 corruptions x 5 severities), artifact
 adversarial       ``test_fgsm_accuracy``, ``test_pgd_accuracy`` at 8/255
 linear_probe      ``test_linear_probe_accuracy`` (frozen features, fixed-settings linear layer)
+linear_probe_n    ``test_linear_probe_accuracy_n{n}`` (+ ``val_*``): the probe on n = 1, 4, 16, 64 labels
+                  per class (mean of 5 seeded draws of the labeled stream)
 knn               ``test_knn_accuracy`` (k=20, cosine, temperature 0.07 weighted votes)
 target_accuracy   ``target_accuracy`` (the target domain's test split)
 auroc             ``auroc``: in-distribution test vs the target split as outliers, by the

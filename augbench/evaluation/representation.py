@@ -127,3 +127,87 @@ def auroc(ctx: EvalContext) -> EvalResult:
     is_outlier = torch.cat([torch.zeros_like(inliers, dtype=torch.bool), torch.ones_like(outliers, dtype=torch.bool)])
     return {"auroc": auroc_score(scores, is_outlier)}, {}
 
+
+LINEAR_PROBE_NS = (1, 4, 16, 64)
+"""Labels per class of the ``linear_probe_n`` evaluation's probes."""
+
+LINEAR_PROBE_N_DRAWS = 5
+"""Labeled subsets drawn per ``n``; the reported accuracy is their mean."""
+
+
+def per_class_subset(labels: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Indices of ``n`` samples of every class of ``labels``, drawn uniformly without replacement.
+
+    A random permutation, stably sorted by label, ranks each class's samples in random order;
+    the first ``n`` of each class are kept (no loop over samples or classes).
+
+    Args:
+        labels: ``(N,)`` int64 class indices.
+        n: samples per class, >= 1.
+        generator: CPU generator of the permutation.
+
+    Returns:
+        ``(n * K,)`` int64 indices into ``labels``, grouped by class (``K`` classes present).
+
+    Raises:
+        ConfigError: a class with fewer than ``n`` samples.
+    """
+    classes, counts = labels.unique(return_counts=True)
+    if bool((counts < n).any()):
+        short = int(counts.argmin())
+        raise ConfigError(
+            f"linear_probe_n: class {int(classes[short])} has {int(counts[short])} labeled samples, fewer than "
+            f"n={n}; use a larger train_size or smaller n (LINEAR_PROBE_NS)"
+        )
+    permutation = torch.randperm(labels.numel(), generator=generator)
+    order = permutation[torch.sort(labels.cpu()[permutation], stable=True).indices]
+    ranked = labels.cpu()[order]
+    first = torch.searchsorted(ranked, ranked, right=False)  # start of each sample's class block
+    rank = torch.arange(ranked.numel()) - first
+    return order[rank < n]
+
+
+@EVALUATIONS.register("linear_probe_n")
+def linear_probe_n(ctx: EvalContext) -> EvalResult:
+    """``test_linear_probe_accuracy_n{n}`` for n in :data:`LINEAR_PROBE_NS`: the ``linear_probe``
+    protocol fitted on ``n`` labeled samples per class only.
+
+    For every ``n``, :data:`LINEAR_PROBE_N_DRAWS` subsets of the labeled stream are drawn with a
+    CPU generator seeded by ``(run seed, n, draw)`` (:func:`per_class_subset`); each fits the
+    fixed-settings probe on its ``n * K`` frozen, unaugmented features (standardised with the
+    subset's own statistics) and is scored on the whole test split; the metric is the mean over
+    draws. With a ``val`` split the same probes are scored on it as ``val_linear_probe_accuracy_n{n}``
+    (for choosing settings without the test labels). Test labels are read only for scoring.
+
+    An ``n`` larger than the smallest class of the labeled stream (every one of the ``K`` classes
+    counts, an absent class has 0) has no metric; the artifact ``linear_probe_n`` lists the
+    reported and the skipped ``n`` and that smallest count, so a reader can refuse a missing one.
+    """
+    train = ctx.split("labeled", "linear_probe_n")
+    smallest = int(torch.bincount(train.labels.cpu(), minlength=ctx.data.num_classes).min())
+    feasible = [n for n in LINEAR_PROBE_NS if n <= smallest]
+    artifact = {"n": feasible, "skipped": [n for n in LINEAR_PROBE_NS if n > smallest], "min_class_count": smallest}
+    if not feasible:
+        return {}, {"linear_probe_n": artifact}
+    train_features = _features(ctx, "labeled", "linear_probe_n")
+    scored = {"test": ctx.split("test", "linear_probe_n")}
+    if "val" in ctx.data.evals:
+        scored["val"] = ctx.data.evals["val"]
+    targets = {
+        name: (_features(ctx, name, "linear_probe_n"), split.labels.to(ctx.device)) for name, split in scored.items()
+    }
+    metrics: dict[str, float] = {}
+    for n in feasible:
+        totals = dict.fromkeys(scored, 0.0)
+        for draw in range(LINEAR_PROBE_N_DRAWS):
+            generator = torch.Generator().manual_seed((ctx.seed * 1_000_003 + n) * 101 + draw)
+            index = per_class_subset(train.labels, n, generator)
+            subset, labels = train_features[index.to(train_features.device)], train.labels[index].to(ctx.device)
+            for name, (split_features, split_labels) in targets.items():
+                totals[name] += linear_probe_accuracy(
+                    subset, labels, split_features, split_labels, num_classes=ctx.data.num_classes, seed=ctx.seed
+                ).accuracy
+        metrics.update(
+            {f"{name}_linear_probe_accuracy_n{n}": total / LINEAR_PROBE_N_DRAWS for name, total in totals.items()}
+        )
+    return metrics, {"linear_probe_n": artifact}

@@ -70,6 +70,6 @@ def test_continual_evaluations_refuse_a_single_task_method() -> None:
 def test_metric_names_are_stable() -> None:
     assert EVALUATIONS.names() == [
         "accuracy", "active_learning", "adversarial", "auroc", "average_accuracy", "calibration", "corruption",
-        "feature_learning", "forgetting", "knn", "linear_probe", "one_class_auroc", "ranking",
+        "feature_learning", "forgetting", "knn", "linear_probe", "linear_probe_n", "one_class_auroc", "ranking",
         "recall_at_k", "retrieval", "target_accuracy",
     ]
