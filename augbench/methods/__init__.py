@@ -13,6 +13,7 @@ from augbench.methods.dann import DANN
 from augbench.methods.kd import KnowledgeDistillation
 from augbench.methods.fixmatch import FixMatch
 from augbench.methods.madaug import MADAug
+from augbench.methods.halp import HaLP
 from augbench.methods.manifold_mixup import ManifoldMixup
 from augbench.methods.mclrec import MCLRec
 from augbench.methods.mcmc_invariance import MCMCInvariance, UniformInvariance
@@ -62,6 +63,7 @@ __all__ = [
     "EarlyStoppedMix",
     "MoCo",
     "MoCHi",
+    "HaLP",
     "MultiAugs",
     "NoiseMask",
     "Phase",
