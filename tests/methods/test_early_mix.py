@@ -11,7 +11,7 @@ from augbench.bench.run import train_run
 from augbench.bench.spec import RunSpec
 from augbench.data.streams import DataSpec
 from augbench.errors import ConfigError
-from augbench.methods import EarlyStoppedMix, MixSupervised
+from augbench.methods import EarlyStoppedMix, MethodContext, MixSupervised, build_method
 from augbench.train.context import Batch
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -63,6 +63,11 @@ def test_the_switch_to_erm_happens_at_mix_epochs(make_context, train_step, digit
 def test_bad_mix_epochs_raise_one_line(value) -> None:
     with pytest.raises(ConfigError, match="mix_epochs"):
         EarlyStoppedMix(num_classes=10, mix_epochs=value)
+
+
+def test_the_registered_name_builds_the_method_with_its_options() -> None:
+    method = build_method({"type": "early_stopped_mix", "mixer": "mixup", "mix_epochs": 3}, MethodContext(10, (1, 8, 8)))
+    assert isinstance(method, EarlyStoppedMix) and method.mix_epochs == 3
 
 
 def _feature_run(method: dict, epochs: int) -> dict[str, float]:
