@@ -22,6 +22,7 @@ from augbench.losses import info_nce
 from augbench.methods.base import METHODS, Method, Phase
 from augbench.methods.simclr import SimCLR
 from augbench.models.ema import MomentumEncoder
+from augbench.models.heads import encoder_width
 from augbench.random import seeded_init
 from augbench.registry import Spec
 from augbench.train.context import Batch, StepOutput, TrainContext
@@ -231,16 +232,7 @@ class MoCo(Method):
         ``key_encoder`` and the ``queue`` (kept, not trained); the head and the queue's start are
         drawn from ``ctx.generator``."""
         model = ctx.model
-        if not callable(getattr(model, "forward_features", None)):
-            raise ConfigError(
-                f"{self._who}: {type(model).__name__} has no forward_features(); use an encoder model "
-                "(harness_cnn, convnet, lenet, preact_resnet18)"
-            )
-        was_training = model.training
-        model.eval()  # a shape probe must not move batch-norm statistics
-        with torch.no_grad():
-            width = model.forward_features(torch.zeros(2, *self.input_shape, device=ctx.device)).flatten(1).shape[1]
-        model.train(was_training)
+        width = encoder_width(model, self.input_shape, ctx.device, self._who)
         hidden = self.hidden_dim or width
         with seeded_init(ctx.generator):
             projector = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, self.projection_dim))

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from augbench.errors import ConfigError
 from augbench.losses import nt_xent
 from augbench.methods.base import METHODS, Method, Phase
-from augbench.models.heads import projection_head
+from augbench.models.heads import encoder_width, projection_head
 from augbench.policies.build import build_transform
 from augbench.random import seeded_init
 from augbench.registry import Spec
@@ -172,17 +172,7 @@ class SimCLR(Method):
     def setup(self, ctx: TrainContext) -> None:
         """Register the projection head ``projector``, sized from the encoder's feature width and
         initialised from a seed drawn from ``ctx.generator`` (so a run is reproducible)."""
-        model = ctx.model
-        if not callable(getattr(model, "forward_features", None)):
-            raise ConfigError(
-                f"simclr: {type(model).__name__} has no forward_features(); use an encoder model "
-                "(convnet, harness_cnn, lenet, preact_resnet18)"
-            )
-        was_training = model.training
-        model.eval()  # a shape probe must not move batch-norm statistics
-        with torch.no_grad():
-            width = model.forward_features(torch.zeros(2, *self.input_shape, device=ctx.device)).flatten(1).shape[1]
-        model.train(was_training)
+        width = encoder_width(ctx.model, self.input_shape, ctx.device, "simclr")
         hidden = self.hidden_dim or width
         with seeded_init(ctx.generator):
             projector = projection_head(width, hidden, self.projection_dim)
