@@ -128,23 +128,28 @@ class Plot:
 
 
 def _setup(run: StoredRun) -> dict[str, Any]:
-    return {k: v for k, v in run.spec.to_dict().items() if k not in _NOT_SETUP}
+    """The run's spec without the fields that do not split a section; under the one-class
+    protocol the inlier class does not either (a section holds every class of a method)."""
+    setup = {k: v for k, v in run.spec.to_dict().items() if k not in _NOT_SETUP}
+    if setup.get("data", {}).get("inlier_class") is not None:
+        setup["data"] = {k: v for k, v in setup["data"].items() if k != "inlier_class"}
+    return setup
 
 
 def group_runs(runs: Sequence[StoredRun]) -> list[Section]:
     """Sections in the order first seen; within each, the baseline first, then methods as first seen.
 
     ``runs`` come oldest first (as :meth:`Store.load_results` gives them); a method keeps one run
-    per seed, the last one.
+    per seed (per seed and inlier class under the one-class protocol), the last one.
     """
     sections: dict[str, Section] = {}
-    by_seed: dict[tuple[str, str], dict[int, StoredRun]] = {}
+    by_seed: dict[tuple[str, str], dict[tuple[int, int | None], StoredRun]] = {}
     for run in runs:
         spec = run.spec
         setup = _setup(run)
         key = json.dumps([spec.dataset, spec.model, setup], sort_keys=True)
         sections.setdefault(key, Section(spec.dataset_name, spec.model_name, setup))
-        by_seed.setdefault((key, spec.label), {})[spec.seed] = run
+        by_seed.setdefault((key, spec.label), {})[spec.seed, spec.data.inlier_class] = run
     for (key, method), seeds in sorted(by_seed.items(), key=lambda item: item[0][1] != BASELINE):
         sections[key].methods[method] = list(seeds.values())
     return list(sections.values())
@@ -185,9 +190,19 @@ def _metric_names(section: Section) -> list[str]:
 
 
 def _seed_values(runs: Sequence[StoredRun], metric: str) -> dict[int, float]:
-    """``{seed: value}`` of ``metric`` (in % for fractions) over the runs that have it."""
+    """``{seed: value}`` of ``metric`` (in % for fractions) over the runs that have it.
+
+    Under the one-class protocol (runs that differ in their inlier class) a seed's value is the
+    mean over its classes, and a seed that lacks one of the classes is left out, as in the
+    printed summary (:func:`augbench.bench.runner.summarize`).
+    """
     scale = 100.0 if _is_percent(metric) else 1.0
-    return {run.spec.seed: scale * run.metrics[metric] for run in runs if metric in run.metrics}
+    classes = {run.spec.data.inlier_class for run in runs}
+    by_seed: dict[int, dict[int | None, float]] = {}
+    for run in runs:
+        if metric in run.metrics:
+            by_seed.setdefault(run.spec.seed, {})[run.spec.data.inlier_class] = scale * run.metrics[metric]
+    return {seed: sum(values.values()) / len(values) for seed, values in by_seed.items() if set(values) == classes}
 
 
 def metric_stat(runs: Sequence[StoredRun], metric: str) -> Stat | None:

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from augbench.bench.experiment import parse_experiment
+from augbench.bench.report import group_runs, metric_stat
 from augbench.bench.run import RunResult
 from augbench.bench.runner import summarize
 from augbench.bench.store import Store
@@ -42,7 +43,7 @@ def test_bad_inlier_classes_are_one_line(extra: dict, match: str) -> None:
         parse_experiment({**BASE, **extra})
 
 
-def test_the_summary_averages_a_seeds_classes_and_drops_incomplete_seeds(tmp_path: Path) -> None:
+def test_the_summary_and_the_report_average_a_seeds_classes_and_drop_incomplete_seeds(tmp_path: Path) -> None:
     experiment = parse_experiment({**BASE, "inlier_classes": [0, 4]})
     runs = experiment.runs()
     store = Store(str(tmp_path / "runs.db"))
@@ -53,6 +54,11 @@ def test_the_summary_averages_a_seeds_classes_and_drops_incomplete_seeds(tmp_pat
     rows = summarize(runs, store, "test_one_class_auroc")
     assert len(rows) == 1 and rows[0].seeds == 1
     assert rows[0].mean == pytest.approx(80.0)
+    # The HTML report groups the classes into one section and averages them the same way.
+    sections = group_runs(store.load_results())
+    assert len(sections) == 1 and "inlier_class" not in sections[0].setup["data"]
+    stat = metric_stat(sections[0].methods["simclr"], "test_one_class_auroc")
+    assert stat is not None and stat.count == 1 and stat.mean == pytest.approx(0.8)  # AUROC is not shown in %
 
 
 class _Flat(nn.Module):
