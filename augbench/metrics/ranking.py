@@ -17,7 +17,7 @@ Inputs are checked at the boundary and bad ones raise a one-line
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -115,6 +115,19 @@ def _check_ks(ks: Sequence[int], gallery_size: int, who: str, hint: str) -> tupl
     return tuple(ks)
 
 
+def _similarity_blocks(
+    queries: Tensor, gallery: Tensor, chunk: int, self_retrieval: bool
+) -> Iterator[tuple[int, Tensor]]:
+    """``(start, similarity)`` per block of ``chunk`` query rows: ``(m, N)`` dot products of unit
+    rows, a query's own entry ``-inf`` when the gallery is the query set (``self_retrieval``)."""
+    for start in range(0, queries.shape[0], chunk):
+        similarity = queries[start : start + chunk] @ gallery.T
+        if self_retrieval:
+            rows = torch.arange(similarity.shape[0], device=similarity.device)
+            similarity[rows, start + rows] = float("-inf")
+        yield start, similarity
+
+
 def recall_at_k(
     query_features: Tensor,
     query_labels: Tensor,
@@ -177,12 +190,7 @@ def recall_at_k(
     deepest = max(ks)
     cutoffs = torch.tensor(ks, device=queries.device)
     hits = torch.zeros(len(ks), dtype=torch.int64, device=queries.device)
-    for start in range(0, queries.shape[0], chunk):
-        block = queries[start : start + chunk]
-        similarity = block @ gallery.T  # (m, N)
-        if self_retrieval:
-            rows = torch.arange(block.shape[0], device=block.device)
-            similarity[rows, start + rows] = float("-inf")
+    for start, similarity in _similarity_blocks(queries, gallery, chunk, self_retrieval):
         index = similarity.topk(deepest, dim=1).indices  # (m, deepest), most similar first
         match = gallery_labels[index] == query_labels[start : start + chunk, None]
         # 0-based rank of the first same-label neighbour; `deepest` when there is none.
@@ -287,16 +295,11 @@ def map_at_r(
     queries = _unit_rows(query_features, dtype)
     gallery = queries if self_retrieval else _unit_rows(gallery_features, dtype)
     total = torch.zeros((), dtype=torch.float64, device=queries.device)
-    for start in range(0, queries.shape[0], chunk):
-        block = queries[start : start + chunk]
-        similarity = block @ gallery.T  # (m, N)
-        if self_retrieval:
-            rows = torch.arange(block.shape[0], device=block.device)
-            similarity[rows, start + rows] = float("-inf")
+    for start, similarity in _similarity_blocks(queries, gallery, chunk, self_retrieval):
         count = relevant[start : start + chunk]
         deepest = int(count.max())
         index = similarity.topk(deepest, dim=1).indices  # (m, deepest), most similar first
-        ranks = torch.arange(1, deepest + 1, device=block.device)
+        ranks = torch.arange(1, deepest + 1, device=similarity.device)
         hit = (gallery_labels[index] == query_labels[start : start + chunk, None]) & (ranks[None, :] <= count[:, None])
         precision = hit.cumsum(1).double() / ranks.double()
         total += ((precision * hit).sum(1) / count.double()).sum()
