@@ -236,7 +236,7 @@ def _ci(mean: float, half_width: float) -> str:
     return f"{100 * mean:+.2f} +- {100 * half_width:.2f} pp"
 
 
-def u_shape_verdict(test: Levels, order: Sequence[float], val: Levels | None = None) -> Verdict:
+def u_shape_verdict(test: Levels, order: Sequence[float], val: Levels | None = None, symbol: str = "s") -> Verdict:
     """Prediction 1: the error is U-shaped in strength, its minimum strictly inside the sweep.
 
     The best level is the lowest mean error on ``val`` (on ``test`` when no validation errors are
@@ -249,6 +249,7 @@ def u_shape_verdict(test: Levels, order: Sequence[float], val: Levels | None = N
         test: test errors by level and seed.
         order: the levels from weakest to strongest augmentation, at least 3.
         val: validation errors, same layout, for choosing the best level.
+        symbol: the strength's name in the detail (``s`` crop scale, ``sigma`` noise).
     """
     if len(order) < 3:
         raise ConfigError(f"rkhs: a U-shape needs >= 3 strengths, got {list(order)}")
@@ -258,20 +259,20 @@ def u_shape_verdict(test: Levels, order: Sequence[float], val: Levels | None = N
     best = min(order, key=lambda level: _mean(chooser[level]))
     if best in (order[0], order[-1]):
         end = "weakest" if best == order[0] else "strongest"
-        detail = f"best s={best:g} (on {where}) is the {end} end of the sweep: monotone, or the range is too narrow"
+        detail = f"best {symbol}={best:g} (on {where}) is the {end} end of the sweep: monotone, or the range is too narrow"
         return Verdict("1 U-shape", "contradicted", detail)
     ends = {end: paired_difference(dict(test[end]), dict(test[best])) for end in (order[0], order[-1])}
     lows = [mean - half for mean, half, _ in ends.values()]
     highs = [mean + half for mean, half, _ in ends.values()]
     verdict = ("supported" if all(low > 0 for low in lows)
                else "contradicted" if any(high < 0 for high in highs) else "inconclusive")
-    detail = f"best s={best:g} (on {where}); test error minus best's: " + "; ".join(
-        f"s={end:g} {_ci(mean, half)}" for end, (mean, half, _) in ends.items())
+    detail = f"best {symbol}={best:g} (on {where}); test error minus best's: " + "; ".join(
+        f"{symbol}={end:g} {_ci(mean, half)}" for end, (mean, half, _) in ends.items())
     return Verdict("1 U-shape", verdict, detail)
 
 
 def shift_verdict(test_by_n: Mapping[int, Levels], order: Sequence[float],
-                  val_by_n: Mapping[int, Levels] | None = None) -> Verdict:
+                  val_by_n: Mapping[int, Levels] | None = None, symbol: str = "s") -> Verdict:
     """Prediction 2: the best strength moves towards stronger augmentation as ``n`` shrinks.
 
     Two pieces of evidence: (a) the best level per ``n`` (lowest mean ``val`` error, else test)
@@ -286,6 +287,7 @@ def shift_verdict(test_by_n: Mapping[int, Levels], order: Sequence[float],
         test_by_n: test errors by ``n``, then level, then seed.
         order: levels from weakest to strongest.
         val_by_n: validation errors, same layout.
+        symbol: the strength's name in the detail.
     """
     ns = sorted(test_by_n)
     if len(ns) < 2:
@@ -312,9 +314,9 @@ def shift_verdict(test_by_n: Mapping[int, Levels], order: Sequence[float],
         verdict = "not observed"
     else:
         verdict = "inconclusive"
-    path = ", ".join(f"n={n}: s={order[best[n]]:g}" for n in ns)
+    path = ", ".join(f"n={n}: {symbol}={order[best[n]]:g}" for n in ns)
     where = "val" if val_by_n is not None else "test"
-    detail = f"best s by n (on {where}): {path}; interaction contrast C = {_ci(mean, half)} (predicted < 0)"
+    detail = f"best {symbol} by n (on {where}): {path}; interaction contrast C = {_ci(mean, half)} (predicted < 0)"
     return Verdict("2 shift with n", verdict, detail)
 
 
@@ -360,37 +362,65 @@ def saturation_verdict(test: Levels, dims: Sequence[float]) -> Verdict:
 
 
 @dataclass(frozen=True)
-class _Cell:
-    """One configuration of the sweep: crop-scale lower bound ``s``, projection dimension ``d``."""
+class _Knob:
+    """An augmentation-strength axis: the transform whose argument sets the strength."""
 
+    transform: str
+    symbol: str
+    axis: str
+    identity: float  # the level that is no augmentation at all
+    stronger_is_smaller: bool
+    level: Callable[[Mapping[str, object]], float]
+
+
+def _largest(value: object) -> float:
+    return float(max(value)) if isinstance(value, (list, tuple)) else float(value)  # type: ignore[arg-type]
+
+
+KNOBS = {
+    knob.transform: knob for knob in (
+        _Knob("RandomResizedCrop", "s", "crop scale lower bound s", 1.0, True, lambda spec: float(spec["scale"][0])),
+        _Knob("GaussianNoise", "sigma", "noise sigma (fraction of the range)", 0.0, False,
+              lambda spec: _largest(spec["sigma"])),
+    )
+}
+"""The strength knobs a sweep may turn, by transform name; one knob per sweep."""
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One configuration of the sweep: the knob's transform, its strength level, the projection dimension ``d``."""
+
+    knob: str
     strength: float
     dim: int
 
 
-def _crop_scale(spec: object, label: str) -> float:
-    """The ``RandomResizedCrop`` scale lower bound of a resolved transform spec (Compose searched)."""
-    if isinstance(spec, Mapping):
-        if spec.get("type") == "RandomResizedCrop":
-            return float(spec["scale"][0])
-        for inner in spec.get("transforms", ()):
-            try:
-                return _crop_scale(inner, label)
-            except ConfigError:
-                continue
-    raise ConfigError(
-        f"rkhs: method {label!r} has no RandomResizedCrop in its augment; the sweep's strength s is its scale "
-        "lower bound"
-    )
+def _strength(spec: object) -> list[tuple[str, float]]:
+    """Every ``(knob, level)`` found in a resolved transform spec (Compose searched)."""
+    if not isinstance(spec, Mapping):
+        return []
+    found = [(spec["type"], KNOBS[spec["type"]].level(spec))] if spec.get("type") in KNOBS else []
+    for inner in spec.get("transforms", ()):
+        found += _strength(inner)
+    return found
 
 
 def _cell(method: Mapping[str, object], label: str) -> _Cell:
     if method.get("type") != "simclr":
         raise ConfigError(f"rkhs: method {label!r} is {method.get('type')!r}; the RKHS sweep runs simclr only")
-    return _Cell(_crop_scale(method.get("augment"), label), int(method["projection_dim"]))
+    found = _strength(method.get("augment"))
+    if len(found) != 1:
+        raise ConfigError(
+            f"rkhs: method {label!r} needs exactly one strength knob in its augment ({' or '.join(KNOBS)}), "
+            f"found {[name for name, _ in found] or 'none'}"
+        )
+    (knob, level), = found
+    return _Cell(knob, level, int(method["projection_dim"]))
 
 
 def _sweep_axes(cells: Sequence[_Cell]) -> tuple[int, float]:
-    """The ``d`` of the strength sweep (the one with most strengths) and the ``s`` of the ``d`` sweep."""
+    """The ``d`` of the strength sweep (the one with most strengths) and the strength of the ``d`` sweep."""
     dims = sorted({c.dim for c in cells}, key=lambda d: (-len({c.strength for c in cells if c.dim == d}), -d))
     strengths = sorted({c.strength for c in cells}, key=lambda s: (-len({c.dim for c in cells if c.strength == s}), s))
     return dims[0], strengths[0]
@@ -426,10 +456,11 @@ def _load(config: str, db: str) -> tuple[dict[_Cell | str, dict[str, dict[int, d
     return errors, specs, sorted(ns)
 
 
-def _kappas(specs: Sequence, strengths: Sequence[float], dim: int, inputs: int, views: int,
+def _kappas(specs: Sequence, knob: _Knob, strengths: Sequence[float], dim: int, inputs: int, views: int,
             bandwidths: Sequence[float]) -> dict[float, dict[float, KappaEstimate]]:
-    """``{s: {h: kappa}}`` of each strength's view pipeline (the method's ``augment``) on the first
-    ``inputs`` labeled samples of the first stored run's data; identity as ``s = 1``."""
+    """``{level: {h: kappa}}`` of each strength's view pipeline (the method's ``augment``) on the
+    first ``inputs`` labeled samples of the first stored run's data; the knob's identity level
+    (crop scale 1, noise 0) as no augmentation."""
     from augbench.data.streams import prepare_run_data
     from augbench.methods.spec import MethodContext, build_method
 
@@ -437,7 +468,7 @@ def _kappas(specs: Sequence, strengths: Sequence[float], dim: int, inputs: int, 
     data = prepare_run_data(first.dataset, first.data, first.seed, first.data_root)
     sample = data.streams["labeled"].inputs[:inputs]
     context = MethodContext(data.num_classes, data.input_shape, data.modality)
-    pipelines: dict[float, Callable[..., Tensor] | None] = {1.0: None}
+    pipelines: dict[float, Callable[..., Tensor] | None] = {knob.identity: None}
     for spec in specs:
         if spec.method.get("type") != "simclr":
             continue
@@ -448,10 +479,12 @@ def _kappas(specs: Sequence, strengths: Sequence[float], dim: int, inputs: int, 
             for s, t in pipelines.items()}
 
 
-def _figure(path: Path, by_n: Mapping[int, Mapping[float, Mapping[int, float]]], strengths: Sequence[float],
-            by_d: Mapping[int, Mapping[float, Mapping[int, float]]], dims: Sequence[float],
+def _figure(path: Path, knob: _Knob, by_n: Mapping[int, Mapping[float, Mapping[int, float]]],
+            strengths: Sequence[float], by_d: Mapping[int, Mapping[float, Mapping[int, float]]], dims: Sequence[float],
             kappas: Mapping[float, Mapping[float, KappaEstimate]], strength_of_d: float,
             references: Mapping[str, Mapping[int, Mapping[int, float]]]) -> None:
+    """Probe error against the strength for each ``n`` (with the references as lines), against
+    ``d`` when the sweep has a ``d`` sweep, and kappa against the strength; stronger to the right."""
     from augbench.extras import missing_extra
 
     try:
@@ -461,47 +494,53 @@ def _figure(path: Path, by_n: Mapping[int, Mapping[float, Mapping[int, float]]],
     except ModuleNotFoundError as error:
         raise missing_extra(error, "the RKHS figure") from None
 
-    figure = Figure(figsize=(13.0, 3.8), layout="constrained")
+    with_d = len(dims) > 1
+    figure = Figure(figsize=(13.0 if with_d else 9.0, 3.8), layout="constrained")
     FigureCanvasAgg(figure)
-    error_s, error_d, kappa_axes = figure.subplots(1, 3)
+    panels = list(figure.subplots(1, 3 if with_d else 2))
+    error_s, kappa_axes = panels[0], panels[-1]
     for index, (n, errors) in enumerate(by_n.items()):
         stats = [mean_ci(list(errors[s].values())) for s in strengths]
         error_s.errorbar(strengths, [100 * m for m, _ in stats], yerr=[100 * h for _, h in stats], marker="o",
                          capsize=3, color=f"C{index}", label=f"n={n}/class")
         for style, reference in zip((":", "-."), references.values()):
             error_s.axhline(100 * _mean(reference[n]), linestyle=style, linewidth=1, color=f"C{index}")
-        stats = [mean_ci(list(by_d[n][d].values())) for d in dims]
-        error_d.errorbar(dims, [100 * m for m, _ in stats], yerr=[100 * h for _, h in stats], marker="o", capsize=3,
-                         color=f"C{index}", label=f"n={n}/class")
-    error_s.invert_xaxis()
-    error_s.set(xlabel="crop scale lower bound s (stronger ->)", ylabel="test probe error (%)",
+        if with_d:
+            stats = [mean_ci(list(by_d[n][d].values())) for d in dims]
+            panels[1].errorbar(dims, [100 * m for m, _ in stats], yerr=[100 * h for _, h in stats], marker="o",
+                               capsize=3, color=f"C{index}", label=f"n={n}/class")
+    error_s.set(xlabel=f"{knob.axis} (stronger ->)", ylabel="test probe error (%)",
                 title="probe error vs augmentation strength", yscale="log")
     error_s.legend(fontsize=8, title=" ".join(f"{style}: {label}" for style, label in zip((":", "-."), references)),
                    title_fontsize=7)
-    error_d.set(xscale="log", xlabel=f"projection dim d (s={strength_of_d:g})", ylabel="test probe error (%)",
-                title="probe error vs d", yscale="log")
-    error_d.set_xticks(list(dims), [f"{d:g}" for d in dims])
-    for axes in (error_s, error_d):
+    if with_d:
+        panels[1].set(xscale="log", xlabel=f"projection dim d ({knob.symbol}={strength_of_d:g})",
+                      ylabel="test probe error (%)", title="probe error vs d", yscale="log")
+        panels[1].set_xticks(list(dims), [f"{d:g}" for d in dims])
+    for axes in panels[:-1]:
         axes.yaxis.set_major_formatter(FormatStrFormatter("%g"))
         axes.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
         axes.tick_params(axis="y", which="minor", labelsize=7)
-    levels = sorted(kappas, reverse=True)
+    levels = sorted(kappas, reverse=knob.stronger_is_smaller)
     for index, h in enumerate(next(iter(kappas.values()))):
         kappa_axes.plot(levels, [kappas[s][h].kappa for s in levels], marker="o", color=f"C{index}",
                         label=f"sup, h={h:g}")
         kappa_axes.plot(levels, [kappas[s][h].mean for s in levels], marker="x", linestyle="--", color=f"C{index}",
                         label=f"mean, h={h:g}")
-    kappa_axes.invert_xaxis()
-    kappa_axes.set(xlabel="crop scale lower bound s (1 = identity)", ylabel="K(x, x)", yscale="log",
-                   title="augmentation complexity kappa(s)")
+    kappa_axes.set(xlabel=f"{knob.axis} ({knob.identity:g} = identity)", ylabel="K(x, x)", yscale="log",
+                   title=f"augmentation complexity kappa({knob.symbol})")
     kappa_axes.legend(fontsize=7)
+    if knob.stronger_is_smaller:
+        error_s.invert_xaxis()
+        kappa_axes.invert_xaxis()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
 
 
 def main(argv: Sequence[str] | None = None) -> list[Verdict]:
-    """Print the probe error vs ``s`` for each ``n`` with 95 % CIs, kappa(s) and the verdicts of
-    predictions 1, 2 and 4 for a sweep stored by ``augbench bench``; draw the figure."""
+    """Print the probe error vs the strength for each ``n`` with 95 % CIs, kappa and the verdicts of
+    predictions 1, 2 and 4 (4 when the sweep has a ``d`` sweep) for a sweep stored by
+    ``augbench bench``; draw the figure."""
     parser = argparse.ArgumentParser(prog="python -m augbench.theory.rkhs", description=main.__doc__)
     parser.add_argument("config", help="the sweep's experiment file, e.g. configs/rkhs_digits.yaml")
     parser.add_argument("--db", required=True, help="the results database the sweep was run into")
@@ -510,26 +549,32 @@ def main(argv: Sequence[str] | None = None) -> list[Verdict]:
     parser.add_argument("--kappa-views", type=int, default=16, help="augmentations per input (V)")
     parser.add_argument("--bandwidths", type=float, nargs="+", default=[0.05, 0.1, 0.2], help="KDE bandwidths h")
     parser.add_argument("--strengths", type=float, nargs="+", default=None,
-                        help="analyse only these crop-scale lower bounds (default: every one stored)")
+                        help="analyse only these strength levels (default: every one stored)")
     args = parser.parse_args(argv)
     errors, specs, ns = _load(args.config, args.db)
     references = {label: errors.pop(label) for label in [key for key in errors if isinstance(key, str)]}
+    knobs = sorted({cell.knob for cell in errors})
+    if len(knobs) != 1:
+        raise ConfigError(f"rkhs: {args.config} turns {knobs or 'no'} strength knobs; one sweep turns one "
+                          f"({' or '.join(KNOBS)}): split it into one config per knob")
+    knob = KNOBS[knobs[0]]
     dim, strength_of_d = _sweep_axes(list(errors))
-    strengths = sorted({c.strength for c in errors if c.dim == dim}, reverse=True)  # weakest first
+    strengths = sorted({c.strength for c in errors if c.dim == dim}, reverse=knob.stronger_is_smaller)  # weakest first
     if args.strengths is not None:
         missing = sorted(set(args.strengths) - set(strengths))
         if missing:
             raise ConfigError(f"rkhs: --strengths {missing} are not in the sweep, which has {strengths}")
         strengths = [s for s in strengths if s in args.strengths]
     dims = sorted({c.dim for c in errors if c.strength == strength_of_d})
-    by_split = {split: {n: {s: errors[_Cell(s, dim)].get(split, {}).get(n, {}) for s in strengths} for n in ns}
-                for split in ("test", "val")}
+    by_split = {split: {n: {s: errors[_Cell(knob.transform, s, dim)].get(split, {}).get(n, {}) for s in strengths}
+                        for n in ns} for split in ("test", "val")}
     has_val = all(by_split["val"][n][s] for n in ns for s in strengths)
-    by_d = {n: {d: errors[_Cell(strength_of_d, d)]["test"][n] for d in dims} for n in ns}
+    by_d = {n: {d: errors[_Cell(knob.transform, strength_of_d, d)]["test"][n] for d in dims} for n in ns}
     seeds = sorted({seed for n in ns for s in strengths for seed in by_split["test"][n][s]})
-    print(f"RKHS sweep {args.config}: SimCLR, s = RandomResizedCrop scale lower bound (smaller = stronger), d={dim}, "
+    symbol = knob.symbol
+    print(f"RKHS sweep {args.config}: SimCLR, {symbol} = {knob.axis} ({knob.identity:g} = identity), d={dim}, "
           f"{len(seeds)} seeds; probe error = 1 - test_{PROBE_METRIC}<n> (%, mean +- 95 % CI)")
-    print("n/class | " + " | ".join(f"s={s:g}" for s in strengths))
+    print("n/class | " + " | ".join(f"{symbol}={s:g}" for s in strengths))
     for n in ns:
         cells = [mean_ci(list(by_split["test"][n][s].values())) for s in strengths]
         print(f"{n:7d} | " + " | ".join(f"{100 * m:.2f} +- {100 * h:.2f}" for m, h in cells))
@@ -537,30 +582,34 @@ def main(argv: Sequence[str] | None = None) -> list[Verdict]:
         cells = [mean_ci(list(reference["test"][n].values())) for n in ns]
         print(f"reference {label}: " + "; ".join(f"n={n} {100 * m:.2f} +- {100 * h:.2f}"
                                                  for n, (m, h) in zip(ns, cells)))
-    print(f"d sweep at s={strength_of_d:g}: probe error (%)")
-    print("n/class | " + " | ".join(f"d={d}" for d in dims))
-    for n in ns:
-        cells = [mean_ci(list(by_d[n][d].values())) for d in dims]
-        print(f"{n:7d} | " + " | ".join(f"{100 * m:.2f} +- {100 * h:.2f}" for m, h in cells))
-    kappas = _kappas(specs, strengths, dim, args.kappa_inputs, args.kappa_views, args.bandwidths)
+    if len(dims) > 1:
+        print(f"d sweep at {symbol}={strength_of_d:g}: probe error (%)")
+        print("n/class | " + " | ".join(f"d={d}" for d in dims))
+        for n in ns:
+            cells = [mean_ci(list(by_d[n][d].values())) for d in dims]
+            print(f"{n:7d} | " + " | ".join(f"{100 * m:.2f} +- {100 * h:.2f}" for m, h in cells))
+    kappas = _kappas(specs, knob, strengths, dim, args.kappa_inputs, args.kappa_views, args.bandwidths)
     first = next(iter(next(iter(kappas.values())).values()))
-    print(f"kappa(s) = max_i K(x_i, x_i) [mean_i] over N={first.inputs} labeled digits, V={first.views} views, "
-          f"KDE bandwidth h per pixel (upper bound N; s=1 is the identity):")
-    for s in sorted(kappas, reverse=True):
-        print(f"  s={s:g}: " + "; ".join(f"h={h:g} {k.kappa:.1f} [{k.mean:.1f}]" for h, k in kappas[s].items()))
+    print(f"kappa({symbol}) = max_i K(x_i, x_i) [mean_i] over N={first.inputs} labeled inputs, V={first.views} views, "
+          f"KDE bandwidth h per pixel (upper bound N; {symbol}={knob.identity:g} is the identity):")
+    for s in sorted(kappas, reverse=knob.stronger_is_smaller):
+        print(f"  {symbol}={s:g}: " + "; ".join(f"h={h:g} {k.kappa:.1f} [{k.mean:.1f}]" for h, k in kappas[s].items()))
     test_best = {n: min(strengths, key=lambda s: _mean(by_split["test"][n][s])) for n in ns}
     print("lowest mean test error (descriptive; the verdicts choose on val): "
-          + ", ".join(f"n={n}: s={s:g}" for n, s in test_best.items()))
-    verdicts = [u_shape_verdict(by_split["test"][n], strengths, by_split["val"][n] if has_val else None)
+          + ", ".join(f"n={n}: {symbol}={s:g}" for n, s in test_best.items()))
+    verdicts = [u_shape_verdict(by_split["test"][n], strengths, by_split["val"][n] if has_val else None, symbol)
                 for n in ns]
     verdicts = [Verdict(f"{v.prediction} (n={n})", v.verdict, v.detail) for n, v in zip(ns, verdicts)]
-    verdicts.append(shift_verdict(by_split["test"], strengths, by_split["val"] if has_val else None))
-    verdicts += [Verdict(f"{v.prediction} (n={n})", v.verdict, v.detail)
-                 for n, v in ((n, saturation_verdict(by_d[n], dims)) for n in ns)]
+    verdicts.append(shift_verdict(by_split["test"], strengths, by_split["val"] if has_val else None, symbol))
+    if len(dims) >= 3:
+        verdicts += [Verdict(f"{v.prediction} (n={n})", v.verdict, v.detail)
+                     for n, v in ((n, saturation_verdict(by_d[n], dims)) for n in ns)]
+    else:
+        print("prediction 4 (saturation in d): not tested, the sweep has no d sweep (>= 3 projection dims)")
     for verdict in verdicts:
         print(f"prediction {verdict.prediction}: {verdict.verdict.upper()} -- {verdict.detail}")
     plot = Path(args.plot) if args.plot else Path(args.db).with_suffix(".rkhs.png")
-    _figure(plot, by_split["test"], strengths, by_d, dims, kappas, strength_of_d,
+    _figure(plot, knob, by_split["test"], strengths, by_d, dims, kappas, strength_of_d,
             {label: reference["test"] for label, reference in references.items()})
     print(f"figure: {plot}")
     return verdicts

@@ -2,7 +2,7 @@
 
 from augbench.transforms.audio import AudioBandPass, AudioGain, AudioLowPass, AudioNoise, AudioPitchShift, AudioPolarityInversion, AudioSpeed, AudioTimeMask, AudioTimeShift, SpecFrequencyMask, SpecTimeMask, SpecTimeWarp  # noqa: E501
 from augbench.transforms.base import Compose, ImageShape, Transform
-from augbench.transforms.color import ColorJitter, GaussianBlur, Grayscale, RandomGrayscale
+from augbench.transforms.color import ColorJitter, GaussianBlur, GaussianNoise, Grayscale, RandomGrayscale
 from augbench.transforms.erasing import RandomErasing
 from augbench.transforms.geometry import HorizontalFlip, RandomAffine, RandomCrop, RandomResizedCrop, VerticalFlip
 from augbench.transforms.normalize import Normalize, ToDtype
@@ -21,6 +21,7 @@ __all__ = [
     "ColorJitter",
     "Compose",
     "GaussianBlur",
+    "GaussianNoise",
     "Grayscale",
     "HorizontalFlip",
     "ImageShape",

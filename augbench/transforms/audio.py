@@ -29,7 +29,7 @@ from torch import Tensor
 
 import augbench.functional.audio as FA
 import augbench.functional.spectrogram as FS
-from augbench.distributions import AnyGenerator, rand
+from augbench.distributions import AnyGenerator, rand, standard_normal
 from augbench.errors import InputValueError
 from augbench.policies.modal import register_op
 from augbench.random import Params, log_uniform, randint, uniform
@@ -107,28 +107,6 @@ def _draw(bounds: tuple[float, float], n: int, generator: AnyGenerator, log: boo
     if low == high:
         return torch.full((n,), low).to(rand((n,), generator).device)
     return log_uniform(low, high, n, generator) if log else uniform(low, high, n, generator)
-
-
-def _gaussian(n: int, shape: tuple[int, ...], generator: AnyGenerator) -> Tensor:
-    """``(n, *shape)`` standard normal numbers.
-
-    A ``torch.Generator`` draws them with ``torch.randn`` (as fast as uniform numbers). Keyed
-    draws use Box-Muller on one uniform draw of the same size (two normals per pair of
-    uniforms: the cosine and the sine branch, half the uniforms of
-    :func:`augbench.distributions.normal`), so each sample's noise depends on its key alone."""
-    if isinstance(generator, torch.Generator):
-        return torch.randn((n, *shape), generator=generator, device=generator.device)
-    count = math.prod(shape)
-    half = (count + 1) // 2
-    u = rand((n, 2 * half), generator)
-    # In place, on the uniforms' buffer and one output: the same operations (and bits) as
-    # radius = sqrt(-2 log u1), angle = 2 pi u2, cat([radius cos, radius sin]), in fewer passes.
-    radius = u[:, :half].clamp_(min=1e-7).log_().mul_(-2.0).sqrt_()
-    angle = u[:, half:].mul_(2.0 * math.pi)
-    normals = torch.empty_like(u)
-    torch.cos(angle, out=normals[:, :half]).mul_(radius)
-    torch.sin(angle, out=normals[:, half:]).mul_(radius)
-    return normals[:, :count].view(n, *shape)
 
 
 class _AudioTransform(Transform):
@@ -332,7 +310,7 @@ class AudioNoise(_AudioTransform):
         self.color = color
 
     def make_params(self, n: int, shape: tuple[int, ...], generator: AnyGenerator) -> dict[str, Tensor]:
-        return {"snr_db": _draw(self.snr_db, n, generator), "noise": _gaussian(n, tuple(shape), generator)}
+        return {"snr_db": _draw(self.snr_db, n, generator), "noise": standard_normal((n, *shape), generator)}
 
     def transform(self, inputs: Tensor, params: Params, target: str) -> Tensor:
         return FA.add_noise(inputs, self._noise(inputs, params), params.snr_db)

@@ -1,7 +1,7 @@
-"""Colour and blur transforms: colour jitter, grey-scale and Gaussian blur, with per-sample factors.
+"""Pixel-value transforms: colour jitter, grey-scale, Gaussian blur and Gaussian noise, with per-sample factors.
 
-Both change pixel values, not geometry: masks (``target="mask"``) pass through unchanged.
-Images must be grey (1 channel) or RGB (3 channels).
+They change pixel values, not geometry: masks (``target="mask"``) pass through unchanged.
+Images must be grey (1 channel) or RGB (3 channels), except for the noise (any channels).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from torch import Tensor
 
 import augbench.functional as F
 from augbench.checks import IMAGE
-from augbench.distributions import AnyGenerator
+from augbench.distributions import AnyGenerator, standard_normal
 from augbench.errors import InputValueError
 from augbench.random import Params, uniform
 from augbench.transforms.base import ImageShape, Transform
 
-__all__ = ["ColorJitter", "RandomGrayscale", "Grayscale", "GaussianBlur"]
+__all__ = ["ColorJitter", "RandomGrayscale", "Grayscale", "GaussianBlur", "GaussianNoise"]
 
 
 def _check_channels(who: str, images: Tensor, target: str) -> None:
@@ -206,3 +206,54 @@ class GaussianBlur(Transform):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, sigma={self.sigma}"
+
+
+class GaussianNoise(Transform):
+    """Add Gaussian noise with its own draw per sample, torchvision v2's ``GaussianNoise``
+    (:func:`augbench.functional.gaussian_noise`): ``image + (mean + sigma * z) * full_range``,
+    ``z`` standard normal per pixel and channel.
+
+    ``mean`` and ``sigma`` are fractions of the full range (0.1 is 25.5 levels on uint8), as in
+    torchvision. Unlike torchvision, uint8 images are accepted (the result is rounded and
+    saturates at 0 and 255, so ``clip`` must stay True), ``sigma`` may be a ``(min, max)`` range
+    drawn uniformly per sample, and ``p`` is the per-sample probability (torchvision: always).
+
+    Args:
+        mean: offset, a fraction of the full range.
+        sigma: standard deviation (>= 0), or ``(sigma_min, sigma_max)`` drawn per sample.
+        clip: clip floating results to [0, 1].
+        p: per-sample probability of adding noise.
+
+    Shape:
+        ``(B, C, H, W)`` uint8 or floating -> same shape and dtype.
+    """
+
+    keeps_geometry = True  # pixel values only: keypoints and boxes pass through
+
+    def __init__(self, mean: float = 0.0, sigma: float | tuple[float, float] = 0.1, clip: bool = True,
+                 p: float = 1.0, *, same_on_batch: bool = False) -> None:
+        super().__init__(p=p, same_on_batch=same_on_batch)
+        who = type(self).__name__
+        if isinstance(mean, bool) or not isinstance(mean, (int, float)) or not math.isfinite(mean):
+            raise InputValueError(f"{who}: mean={mean!r} must be a finite number (a fraction of the full range)")
+        pair = (sigma, sigma) if isinstance(sigma, (int, float)) and not isinstance(sigma, bool) else tuple(sigma)
+        if len(pair) != 2:
+            raise InputValueError(f"{who}: sigma={sigma!r} must be a number or (min, max)")
+        low, high = (_strength(who, "sigma", value) for value in pair)
+        if low > high:
+            raise InputValueError(f"{who}: sigma={sigma!r} needs min <= max")
+        self.mean = float(mean)
+        self.sigma = [low, high]
+        self.clip = bool(clip)
+
+    def make_params(self, n: int, shape: ImageShape, generator: AnyGenerator) -> dict[str, Tensor]:
+        return {"sigma": uniform(self.sigma[0], self.sigma[1], n, generator),
+                "noise": standard_normal((n, *shape), generator)}
+
+    def transform(self, images: Tensor, params: Params, target: str) -> Tensor:
+        if target != IMAGE:
+            return images
+        return F.gaussian_noise(images, self.mean, params["sigma"], self.clip, noise=params["noise"])
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean}, sigma={self.sigma}, clip={self.clip}"

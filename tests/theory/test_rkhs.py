@@ -16,6 +16,8 @@ from augbench.evaluation import EVALUATIONS, EvalContext
 from augbench.evaluation.representation import LINEAR_PROBE_N_DRAWS, LINEAR_PROBE_NS, per_class_subset
 from augbench.policies.build import build_transform
 from augbench.theory.rkhs import (
+    KNOBS,
+    _cell,
     augmentation_kappa,
     augmented_pixels,
     kernel_diagonal,
@@ -54,6 +56,28 @@ def test_identity_has_the_largest_kappa_and_stronger_crops_lower_it(images) -> N
     assert means == sorted(means, reverse=True) and len(set(means)) == 4, means
     assert 1.0 <= kappas[-1] and kappas[0] <= len(images) + 1e-9
     assert all(bool((e.diagonal >= 0).all()) for e in estimates.values())
+
+
+def test_stronger_pixel_noise_lowers_kappa(images) -> None:
+    noise = {sigma: build_transform({"type": "GaussianNoise", "sigma": sigma}) for sigma in (0.05, 0.2, 0.8)}
+    kappas = [augmentation_kappa(None, images, views=8, bandwidth=0.1).kappa]
+    kappas += [augmentation_kappa(noise[sigma], images, views=8, bandwidth=0.1).kappa for sigma in (0.05, 0.2, 0.8)]
+    assert kappas == sorted(kappas, reverse=True) and len(set(kappas)) == 4, kappas
+
+
+def test_a_sweep_cell_names_its_one_strength_knob() -> None:
+    crop = {"type": "simclr", "projection_dim": 128,
+            "augment": {"type": "Compose", "transforms": [{"type": "RandomResizedCrop", "scale": [0.3, 1.0]}]}}
+    noise = {"type": "simclr", "projection_dim": 64, "augment": {"type": "GaussianNoise", "sigma": [0.2, 0.2]}}
+    assert (_cell(crop, "a").knob, _cell(crop, "a").strength, _cell(crop, "a").dim) == ("RandomResizedCrop", 0.3, 128)
+    assert (_cell(noise, "b").knob, _cell(noise, "b").strength) == ("GaussianNoise", 0.2)
+    assert KNOBS["RandomResizedCrop"].stronger_is_smaller and not KNOBS["GaussianNoise"].stronger_is_smaller
+    both = {"type": "simclr", "projection_dim": 8,
+            "augment": {"type": "Compose", "transforms": [crop["augment"], noise["augment"]]}}
+    with pytest.raises(ConfigError, match="exactly one strength knob"):
+        _cell(both, "c")
+    with pytest.raises(ConfigError, match="exactly one strength knob"):
+        _cell({"type": "simclr", "projection_dim": 8, "augment": {"type": "HorizontalFlip"}}, "d")
 
 
 def test_kappa_depends_on_the_augmentation_and_keys_only(images) -> None:
@@ -119,6 +143,7 @@ def test_u_shape_verdicts() -> None:
     # the best level is chosen on val: a val optimum that test contradicts is reported as such
     assert u_shape_verdict(monotone, ORDER, val=u).verdict == "contradicted"
     assert "on test (no val split)" in u_shape_verdict(u, ORDER).detail
+    assert "best sigma=" in u_shape_verdict(u, ORDER, val=u, symbol="sigma").detail
 
 
 def test_shift_verdicts() -> None:

@@ -19,6 +19,7 @@ from augbench import (
     AutoAugment,
     Compose,
     GaussianBlur,
+    GaussianNoise,
     HorizontalFlip,
     Params,
     RandAugment,
@@ -45,6 +46,8 @@ class Case:
         geometric: masks follow the image geometry (False: masks pass through unchanged).
         erases: some image pixels are overwritten, so they carry no coordinates.
         fills: some output pixels come from outside the image (constant fill).
+        saturates: results are clipped to the value range, so a replay on a shifted copy is
+            compared on the pixels that stay inside it.
         min_distinct: fewest distinct rows expected among 16 transformed copies of one image.
         any_channels: takes any channel count (policies take grey or RGB only).
     """
@@ -54,6 +57,7 @@ class Case:
     geometric: bool = True
     erases: bool = False
     fills: bool = False
+    saturates: bool = False
     min_distinct: int = 16
     any_channels: bool = True
 
@@ -144,6 +148,12 @@ CASES: dict[str, Case] = {
             3, sigma=(0.3, 2.0), p=_p(p, 1.0), same_on_batch=same_on_batch
         ),
         takes_p=True, geometric=False,
+    ),
+    "GaussianNoise": Case(
+        lambda same_on_batch=False, p=None, nearest=False: GaussianNoise(
+            sigma=(0.05, 0.2), p=_p(p, 1.0), same_on_batch=same_on_batch
+        ),
+        takes_p=True, geometric=False, saturates=True,
     ),
     # Policies with geometric ops only, so that mask replay can be checked pixel by pixel;
     # AutoAugment and AugMix change pixel values (tests/policies covers their own behaviour).
@@ -304,6 +314,10 @@ def test_params_replay_on_a_second_view(case: str, rgb_batch: torch.Tensor) -> N
     shifted = transform.apply(images + 0.25, params)
     follows = (shifted - base - 0.25).abs() <= 1e-6
     constant = (shifted - base).abs() <= 1e-6
+    if CASES[case].saturates:
+        inside = (base > 0) & (shifted < 1)
+        assert float(inside.float().mean()) > 0.5
+        follows, constant = follows | ~inside, constant & inside
     assert bool((follows | constant).all())
     if CASES[case].fills or CASES[case].erases:
         assert float(follows.float().mean()) > 0.5
